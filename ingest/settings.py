@@ -1,0 +1,113 @@
+"""One settings model for every newswatch process.
+
+Everything comes from the environment or `.env` with the `NEWSWATCH_` prefix, read when a
+process starts (never at import time), so tests and the embedded stack can point the same code
+at other servers by setting variables only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- servers -------------------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    es_url: str = "http://127.0.0.1:9200"
+    prefect_port: int = 4200
+
+    # --- files ---------------------------------------------------------------------------
+    data_dir: Path = Path("./.newswatch")
+    config_dir: Path = Path("./config")
+
+    # --- Kafka topics --------------------------------------------------------------------
+    articles_topic: str = "news.articles"
+    alerts_topic: str = "news.alerts"
+    dlq_topic: str = "news.dlq"
+    articles_partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = "newswatch-enrich"
+    # Stable per worker (static membership): a restarted worker takes its partitions back.
+    worker_instance: str | None = None
+
+    # --- Elasticsearch -------------------------------------------------------------------
+    articles_alias: str = "newswatch-articles"
+    feeds_index: str = "newswatch-feeds"
+    es_shards: int = Field(default=1, ge=1)
+    es_replicas: int = Field(default=0, ge=0)
+    es_timeout_s: float = 30.0
+
+    # --- worker --------------------------------------------------------------------------
+    worker_batch_size: int = Field(default=200, ge=1)
+    worker_poll_timeout_ms: int = Field(default=1000, ge=10)
+    worker_session_timeout_ms: int = Field(default=10000, ge=1000)
+    # Attempts before an item Elasticsearch keeps refusing with 429/5xx is dead-lettered.
+    worker_item_retries: int = Field(default=5, ge=0)
+    # Longest pause between tries while Elasticsearch is down as a whole.
+    worker_max_backoff_s: float = Field(default=30.0, gt=0)
+
+    # --- ingest --------------------------------------------------------------------------
+    allow_private_networks: bool = False
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
+    contact_url: str = "https://github.com/newswatch/newswatch"
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    total_timeout_s: float = 30.0
+    max_redirects: int = Field(default=5, ge=0)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_entries_per_feed: int = Field(default=200, ge=1)
+    poll_interval_s: int = Field(default=900, ge=10)
+    poll_concurrency: int = Field(default=16, ge=1)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    per_host_delay_s: float = Field(default=0.0, ge=0)
+    extract_processes: int = Field(default=2, ge=1)
+
+    # --- observability -------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+    metrics_port: int | None = None
+
+    @property
+    def feeds_file(self) -> Path:
+        return self.config_dir / "feeds.yaml"
+
+    @property
+    def topics_file(self) -> Path:
+        return self.config_dir / "topics.yaml"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.config_dir / "alerts.yaml"
+
+    @property
+    def seen_index(self) -> str:
+        """Entries already produced, by article id: survives restarts, shared by runners."""
+        return f"{self.feeds_index}-seen"
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.data_dir / "stack"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        first = self.kafka_bootstrap.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    @property
+    def es_host_port(self) -> tuple[str, int]:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.es_url)
+        return parts.hostname or "127.0.0.1", parts.port or 9200

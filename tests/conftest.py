@@ -1,0 +1,75 @@
+"""Shared fixtures: the embedded Kafka + Elasticsearch (noida-db) for the whole session, and
+per-test isolation by unique topic, alias and consumer-group names on those servers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from ingest.settings import Settings
+from tests.support.http_fixture_server import FixtureServer
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CORPORA = SHARED / "corpora"
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEndpoints]:
+    endpoints = StackEndpoints(
+        data_dir=tmp_path_factory.mktemp("stack"),
+        kafka_host="127.0.0.1",
+        kafka_port=free_port(),
+        es_host="127.0.0.1",
+        es_port=free_port(),
+    )
+    stack_up(endpoints)
+    yield endpoints
+    stack_down(endpoints)
+
+
+@pytest.fixture
+def settings(
+    embedded_stack: StackEndpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings pointing at the session stack, with names no other test uses."""
+    run = uuid.uuid4().hex[:8]
+    values = {
+        "NEWSWATCH_KAFKA_BOOTSTRAP": embedded_stack.kafka_bootstrap,
+        "NEWSWATCH_ES_URL": embedded_stack.es_url,
+        "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
+        "NEWSWATCH_CONFIG_DIR": str(REPO / "config"),
+        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+        "NEWSWATCH_ARTICLES_TOPIC": f"t{run}.articles",
+        "NEWSWATCH_ALERTS_TOPIC": f"t{run}.alerts",
+        "NEWSWATCH_DLQ_TOPIC": f"t{run}.dlq",
+        "NEWSWATCH_ARTICLES_PARTITIONS": "3",
+        "NEWSWATCH_ARTICLES_ALIAS": f"nw{run}-articles",
+        "NEWSWATCH_FEEDS_INDEX": f"nw{run}-feeds",
+        "NEWSWATCH_CONSUMER_GROUP": f"g{run}",
+        "NEWSWATCH_WORKER_INSTANCE": f"test-{run}-0",
+        "NEWSWATCH_LOG_FORMAT": "text",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def fixture_server() -> Iterator[FixtureServer]:
+    server = FixtureServer().start()
+    yield server
+    server.stop()
+
+
+def pytest_report_header() -> str:
+    return f"corpora: {CORPORA} ({'present' if CORPORA.exists() else 'MISSING'})"
+
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
