@@ -14,6 +14,8 @@ from typing import Any
 
 import feedparser
 
+from ingest.body_decoding import utf8_for_feedparser
+
 
 @dataclass(frozen=True)
 class FeedEntry:
@@ -36,6 +38,9 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     version: str | None = None
     skipped: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    # Charset labels the body contradicted (a mislabelled feed): shown in feed health.
+    rejected_labels: list[str] = field(default_factory=list)
 
 
 class FeedParseError(Exception):
@@ -62,10 +67,10 @@ def _entry_content(entry: Any) -> str | None:
 
 def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
     """Parse a feed body. Raises FeedParseError when nothing feed-like could be recovered."""
-    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    utf8, response_headers, decoded = utf8_for_feedparser(body, headers)
     response_headers["content-location"] = url
     try:
-        parsed = feedparser.parse(body, response_headers=response_headers)
+        parsed = feedparser.parse(utf8, response_headers=response_headers)
     except Exception as exc:  # feedparser is defensive, but a parser bug must not kill a run
         raise FeedParseError(f"{type(exc).__name__}: {exc}") from exc
     bozo_reason = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
@@ -103,4 +108,6 @@ def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) 
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
         version=parsed.get("version") or None,
         skipped=skipped,
+        encoding=decoded.encoding,
+        rejected_labels=list(decoded.rejected_labels),
     )

@@ -25,6 +25,8 @@ class FixtureServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Without it every response stalls ~40 ms on delayed ACKs (22 vs 1,300 req/s).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -47,6 +49,7 @@ class FixtureServer:
                 self.end_headers()
                 self.wfile.write(route.body)
 
+        ThreadingHTTPServer.request_queue_size = 128  # many pollers connect at once
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
