@@ -1,5 +1,6 @@
 """Prometheus metrics of the ingest stage (feeds polled, articles fetched/extracted/produced,
-errors by kind). Exposed by whatever process runs the poller when `NEWSWATCH_METRICS_PORT` is set."""
+errors by kind). Exposed by the process that runs the poller when `NEWSWATCH_METRICS_PORT` is
+set."""
 
 from __future__ import annotations
 

@@ -64,9 +64,9 @@ def parse_yaml_model(text: str, model: type[M], path: Path) -> M:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        at = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [f"{path}{line}: invalid YAML: {problem}"]) from exc
+        raise ConfigError(path, [f"{path}{at}: invalid YAML: {problem}"]) from exc
     lines: dict[Loc, int] = {}
     if node is not None:
         _node_lines(node, (), lines)

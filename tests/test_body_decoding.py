@@ -154,7 +154,10 @@ def test_round_trip_with_honest_header(encoding: str) -> None:
 
 
 def test_xml_in_utf16_without_bom_is_recognised_by_its_first_bytes() -> None:
-    text = '<?xml version="1.0" encoding="utf-16"?><rss><channel><title>Ünïcode</title></channel></rss>'
+    text = (
+        '<?xml version="1.0" encoding="utf-16"?>'
+        "<rss><channel><title>Ünïcode</title></channel></rss>"
+    )
     for codec in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
         decoded = decode_body(text.encode(codec), None)
         assert decoded.text == text, codec

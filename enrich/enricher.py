@@ -1,0 +1,70 @@
+"""Turn an Article message into the Elasticsearch document: language, topics with evidence,
+people and places, near-duplicate signature. Pure given its loaded models (no I/O), so the same
+code serves the worker, `newswatch reprocess` and the tests. Clusters need the index, so the
+worker assigns them per batch (enrich/cluster_lookup.py); until then a document is its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from enrich.gazetteer import Gazetteer, load_gazetteer
+from enrich.language import detect_language
+from enrich.near_duplicates import band_keys, minhash_signature
+from enrich.tagger import Tagger
+from enrich.taxonomy import load_taxonomy
+from ingest.article import Article
+from ingest.settings import Settings
+
+
+@dataclass(frozen=True)
+class EnrichmentVersion:
+    """What a stored document was enriched with; reprocess redoes those that differ."""
+
+    taxonomy: str
+    gazetteer: str
+
+
+class Enricher:
+    def __init__(self, tagger: Tagger, gazetteer: Gazetteer) -> None:
+        self.tagger = tagger
+        self.gazetteer = gazetteer
+        self.version = EnrichmentVersion(tagger.taxonomy.version, gazetteer.version)
+
+    @classmethod
+    def from_config_dir(cls, config_dir: Path) -> Enricher:
+        return cls(
+            Tagger(load_taxonomy(config_dir / "topics.yaml")),
+            load_gazetteer(config_dir / "actors.yaml", config_dir / "places.yaml"),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Enricher:
+        return cls.from_config_dir(settings.config_dir)
+
+    def enrich(self, article: Article, *, now: datetime | None = None) -> dict[str, Any]:
+        language = article.language or detect_language(f"{article.title}\n{article.text[:2000]}")
+        tags = self.tagger.tag(article.title, article.text, language)
+        found = self.gazetteer.find(article.title, article.text)
+        signature = minhash_signature(f"{article.title}\n{article.text}")
+        doc = article.model_dump(mode="json", exclude={"summary"} if not article.summary else None)
+        doc.update(
+            {
+                "language": language,
+                "topics": tags.topics,
+                "matches": tags.matches,
+                "tag_evidence": tags.evidence,
+                "taxonomy_version": tags.taxonomy_version,
+                "gazetteer_version": found.version,
+                **found.document_fields(),
+                "minhash": signature,
+                "dedup_bands": band_keys(signature),
+                "cluster_id": article.id,
+                "indexed": (now or datetime.now(UTC)).isoformat(),
+            }
+        )
+        if doc.get("geo") is None:
+            doc.pop("geo", None)
+        return doc

@@ -1,0 +1,350 @@
+"""The enrichment worker: one member of the consumer group that reads `news.articles`,
+enriches each article and indexes it, then commits — in that order (see checkpoint.py).
+
+Shapes of failure and what the worker does:
+* a record that cannot be decoded or validated → dead letter, move on;
+* Elasticsearch rejects one document (4xx) → dead letter, move on;
+* Elasticsearch busy for some items (429/5xx) → retry those with backoff, bounded, then DLQ;
+* Elasticsearch unreachable → pause the partitions, keep the group membership alive, retry the
+  same batch with backoff until it answers; nothing is committed meanwhile;
+* SIGTERM/SIGINT → finish (or abandon, uncommitted) the current batch and leave.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import ValidationError
+
+from enrich import metrics
+from enrich.article_index import ArticleIndex, IndexUnavailable
+from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, CheckpointProducerTimeout
+from enrich.cluster_lookup import assign_clusters
+from enrich.enricher import Enricher
+from ingest.article import SCHEMA_VERSION, Article
+from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PoisonRecord(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class BatchAbandoned(Exception):
+    """Stopped while Elasticsearch was down: the batch stays uncommitted and is redelivered."""
+
+
+def decode_article(value: bytes | None) -> Article:
+    """Decode one record value, classifying why it is poison when it is."""
+    if value is None:
+        raise PoisonRecord("empty_value", "record has no value (tombstone)")
+    try:
+        payload = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PoisonRecord("invalid_utf8", f"value is not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise PoisonRecord("invalid_json", f"value is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PoisonRecord("invalid_schema", f"value is JSON {type(payload).__name__}, not object")
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PoisonRecord(
+            "unsupported_schema", f"schema_version {version!r}, this worker reads {SCHEMA_VERSION}"
+        )
+    try:
+        return Article.model_validate(payload)
+    except ValidationError as exc:
+        raise PoisonRecord("invalid_schema", str(exc)) from exc
+
+
+def default_instance_id(index: int = 0) -> str:
+    return f"{socket.gethostname()}-{index}"
+
+
+@dataclass
+class WorkerStats:
+    consumed: int = 0
+    indexed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+
+class EnrichWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        es: Elasticsearch,
+        enricher: Enricher,
+        instance_id: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.es = es
+        self.index = ArticleIndex(
+            es, settings.articles_alias, shards=settings.es_shards, replicas=settings.es_replicas
+        )
+        self.enricher = enricher
+        self.instance_id = instance_id
+        self.stats = WorkerStats()
+        self.stop_event = threading.Event()
+        self._sleep = sleep
+
+    # --- the loop -----------------------------------------------------------------------
+    def run(self, *, until_idle_s: float | None = None) -> WorkerStats:
+        self._wait_for_index()
+        last_record = time.monotonic()
+        log.info("worker started", extra={"instance": self.instance_id,
+                                           "topic": self.settings.articles_topic,
+                                           "group": self.settings.consumer_group})
+        while not self.stop_event.is_set():
+            polled = self.consumer.poll(
+                timeout_ms=self.settings.worker_poll_timeout_ms,
+                max_records=self.settings.worker_batch_size,
+            )
+            records = [r for batch in polled.values() for r in batch]
+            if records:
+                last_record = time.monotonic()
+                try:
+                    self.process_batch(records)
+                except BatchAbandoned:
+                    break
+                except (CheckpointCommitError, CheckpointProducerTimeout) as exc:
+                    log.warning("batch not committed, it will be redelivered",
+                                extra={"error": str(exc), "records": len(records)})
+                    self._rewind(records)
+            elif until_idle_s is not None and time.monotonic() - last_record >= until_idle_s:
+                log.info("idle, stopping", extra={"idle_s": until_idle_s})
+                break
+        return self.stats
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def process_batch(self, records: list[Any]) -> None:
+        started = time.monotonic()
+        checkpoint = BatchCheckpoint(
+            self.consumer, self.producer, self.settings.dlq_topic, worker=self.instance_id
+        )
+        docs: list[dict[str, Any]] = []
+        origin: dict[str, Any] = {}
+        for record in records:
+            checkpoint.track(record.topic, record.partition, record.offset)
+            try:
+                article = decode_article(record.value)
+                doc = self.enricher.enrich(article)
+            except PoisonRecord as exc:
+                checkpoint.dead_letter(record, kind=exc.kind, error=str(exc))
+                continue
+            except Exception as exc:  # an enrichment bug on one article must not stop the rest
+                log.exception("enrichment failed",
+                              extra={"topic": record.topic, "partition": record.partition,
+                                     "offset": record.offset})
+                checkpoint.dead_letter(record, kind="enrich_error", error=repr(exc))
+                continue
+            # Within a batch the last record of an id wins, like a keyed overwrite.
+            origin[doc["id"]] = record
+            docs.append(doc)
+        unique = list({d["id"]: d for d in docs}.values())
+        self._index_until_resolved(unique, origin, checkpoint)
+        checkpoint.commit()
+        self.stats.consumed += len(records)
+        self.stats.dead_lettered += checkpoint.dead_lettered
+        self.stats.batches += 1
+        metrics.RECORDS_CONSUMED.inc(len(records))
+        metrics.BATCH_SECONDS.observe(time.monotonic() - started)
+
+    # --- indexing with every item accounted for -----------------------------------------
+    def _index_until_resolved(
+        self, docs: list[dict[str, Any]], origin: dict[str, Any], checkpoint: BatchCheckpoint
+    ) -> None:
+        attempts: dict[str, int] = {}
+        remaining = docs
+        backoff = 0.5
+        paused = False
+        while remaining:
+            try:
+                self._assign_clusters(remaining)
+                outcome = self.index.write(remaining)
+            except IndexUnavailable as exc:
+                metrics.INDEX_OUTAGES.inc()
+                if not paused:
+                    log.error("elasticsearch unavailable: pausing consumption",
+                              extra={"error": str(exc), "batch": len(remaining)})
+                    paused = True
+                self._pause_and_wait(backoff)
+                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+                continue
+            if paused:
+                log.info("elasticsearch is back: resuming")
+                self.consumer.resume(*self.consumer.assignment())
+                paused = False
+            self.stats.indexed += len(outcome.indexed)
+            metrics.ARTICLES_INDEXED.inc(len(outcome.indexed))
+            for failure in outcome.rejected:
+                checkpoint.dead_letter(origin[failure.doc_id], kind="rejected_by_index",
+                                       error=f"HTTP {failure.status}: {failure.error}")
+            retry_ids = set()
+            for failure in outcome.retryable:
+                attempts[failure.doc_id] = attempts.get(failure.doc_id, 0) + 1
+                if attempts[failure.doc_id] > self.settings.worker_item_retries:
+                    checkpoint.dead_letter(
+                        origin[failure.doc_id], kind="index_retries_exhausted",
+                        error=f"HTTP {failure.status}: {failure.error}",
+                        attempts=attempts[failure.doc_id],
+                    )
+                else:
+                    retry_ids.add(failure.doc_id)
+            remaining = [d for d in remaining if d["id"] in retry_ids]
+            if remaining:
+                metrics.INDEX_RETRIES.inc(len(remaining))
+                self._sleep(backoff)
+                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+
+    def _assign_clusters(self, docs: list[dict[str, Any]]) -> None:
+        """Near-duplicates across all workers: the index is the shared memory."""
+        try:
+            assign_clusters(self.es, self.settings.articles_alias, docs)
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise IndexUnavailable(f"cluster lookup: {exc}") from exc
+        except ApiError as exc:
+            raise IndexUnavailable(f"cluster lookup failed: {exc}") from exc
+
+    def _pause_and_wait(self, seconds: float) -> None:
+        """Wait for Elasticsearch without losing the group membership or any records."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stop_event.is_set():
+                raise BatchAbandoned()
+            assignment = self.consumer.assignment()
+            if assignment:
+                self.consumer.pause(*assignment)
+            # Paused partitions return nothing; polling keeps max.poll.interval satisfied.
+            stray = self.consumer.poll(timeout_ms=200)
+            for tp, batch in stray.items():  # newly assigned after a rebalance: put back
+                self.consumer.seek(tp, min(r.offset for r in batch))
+                self.consumer.pause(tp)
+            self._sleep(min(0.3, max(0.0, deadline - time.monotonic())))
+
+    def _rewind(self, records: list[Any]) -> None:
+        """After a failed commit, read the batch again (if the partitions are still ours)."""
+        firsts: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            firsts[tp] = min(firsts.get(tp, r.offset), r.offset)
+        assigned = self.consumer.assignment()
+        for tp, offset in firsts.items():
+            if tp in assigned:
+                self.consumer.seek(tp, offset)
+
+    def _wait_for_index(self) -> None:
+        backoff = 0.5
+        while not self.stop_event.is_set():
+            try:
+                self.index.ensure()
+                return
+            except IndexUnavailable as exc:
+                log.error("elasticsearch unavailable at start", extra={"error": str(exc)})
+                self._sleep(backoff)
+                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+
+
+def make_consumer(settings: Settings, instance_id: str) -> KafkaConsumer:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.consumer_group,
+        group_instance_id=instance_id,
+        client_id=f"newswatch-worker-{instance_id}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.worker_session_timeout_ms,
+        heartbeat_interval_ms=max(1000, settings.worker_session_timeout_ms // 3),
+        max_poll_records=settings.worker_batch_size,
+        max_poll_interval_ms=300000,
+    )
+    consumer.subscribe([settings.articles_topic])
+    return consumer
+
+
+def make_side_producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="newswatch-worker",
+        acks="all",
+        enable_idempotence=True,
+        compression_type="gzip",
+        linger_ms=5,
+    )
+
+
+def leave_group(settings: Settings, instance_id: str) -> None:
+    """Hand this worker's partitions to the rest of the group now.
+
+    A static member does not leave on close (KIP-345): that is what lets a crashed or
+    restarting worker take its partitions straight back. A worker stopped on purpose (scaled
+    down, `--until-idle`) removes itself, or its partitions would wait for the session timeout.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import MemberToRemove
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                             client_id="newswatch-worker-admin")
+    try:
+        admin.remove_group_members(settings.consumer_group,
+                                   [MemberToRemove(group_instance_id=instance_id)])
+    except Exception as exc:  # best effort: the session timeout is the fallback
+        log.warning("could not leave the consumer group",
+                    extra={"instance": instance_id, "error": str(exc)})
+    finally:
+        admin.close()
+
+
+def run_worker(settings: Settings, *, until_idle_s: float | None = None,
+               instance_index: int = 0, keep_membership: bool = False) -> WorkerStats:
+    """Build a worker from settings and run it until stopped or idle (the CLI's entry)."""
+    from ingest.es_client import make_es
+    from ingest.kafka_topics import ensure_topics
+
+    instance_id = settings.worker_instance or default_instance_id(instance_index)
+    enricher = Enricher.from_settings(settings)
+    ensure_topics(settings)
+    es = make_es(settings)
+    producer = make_side_producer(settings)
+    consumer = make_consumer(settings, instance_id)
+    worker = EnrichWorker(settings, consumer=consumer, producer=producer, es=es,
+                          enricher=enricher, instance_id=instance_id)
+    import signal
+
+    def _stop(signum: int, frame: object) -> None:
+        log.info("signal received, stopping after the current batch", extra={"signal": signum})
+        worker.stop()
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return worker.run(until_idle_s=until_idle_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        consumer.close(autocommit=False)
+        if not keep_membership:
+            leave_group(settings, instance_id)
+        producer.close(timeout=10)
+        es.close()
