@@ -131,7 +131,9 @@ def stack_status(endpoints: StackEndpoints) -> dict[str, str]:
             else f"down {endpoints.kafka_bootstrap}"
         ),
         "elasticsearch": (
-            f"up {endpoints.es_url}" if _es_answers(endpoints.es_url) else f"down {endpoints.es_url}"
+            f"up {endpoints.es_url}"
+            if _es_answers(endpoints.es_url)
+            else f"down {endpoints.es_url}"
         ),
         "data_dir": str(endpoints.data_dir),
     }

@@ -1,0 +1,56 @@
+# newswatch — every target installs what it needs first (a fresh clone needs only python3 + make).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: install run test demo up down bench eval lint typecheck pytest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the scheduled service on the embedded stack (Ctrl-C stops it; data kept in .newswatch/)
+run: install
+	$(BIN)/newswatch run
+
+## test: lint, type check, and the whole test suite against real embedded servers
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check flows ingest enrich infra tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+## demo: offline, one command: local fixture site -> pipeline -> search "Idlib"
+demo: install
+	$(BIN)/newswatch demo
+
+## up/down: the real production stack with Docker (Kafka KRaft, Elasticsearch, Kibana, Prefect)
+up:
+	docker compose -f infra/docker-compose.yml up -d --build
+
+down:
+	docker compose -f infra/docker-compose.yml down
+
+## bench: side-by-side measurements, written to bench/results.json
+bench: install
+	$(BIN)/python -m bench.run
+
+## eval: extraction quality on the trafilatura evaluation corpus, tagging on the labelled items
+eval: install
+	$(BIN)/newswatch eval extraction
+	$(BIN)/newswatch eval tagging
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

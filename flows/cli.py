@@ -1,0 +1,365 @@
+"""The `newswatch` command line. Command names and flags are a contract (issue 2): keep them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from flows.endpoints import endpoints_of
+from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
+from ingest.log_setup import configure_logging
+from ingest.settings import Settings
+from ingest.yaml_config import ConfigError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSWATCH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from exc
+
+
+class _Group(click.Group):
+    """Turns config errors into a clear message and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"error: invalid config {exc.path}:", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            ctx.exit(2)
+        except StackError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--log-level", default=None, help="Override NEWSWATCH_LOG_LEVEL.")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
+    """newswatch: feeds -> trafilatura -> Kafka -> enrichment -> Elasticsearch."""
+    settings = _settings()
+    configure_logging(log_level or settings.log_level, settings.log_format)
+    ctx.obj = settings
+
+
+# --- stack -------------------------------------------------------------------------------
+@cli.group()
+def stack() -> None:
+    """The embedded Kafka + Elasticsearch (noida-db) on the configured ports."""
+
+
+@stack.command("up")
+@click.pass_obj
+def stack_up_cmd(settings: Settings) -> None:
+    endpoints = endpoints_of(settings)
+    started = stack_up(endpoints)
+    state = "started" if started else "already running"
+    click.echo(f"stack {state}: kafka {endpoints.kafka_bootstrap}, elasticsearch "
+               f"{endpoints.es_url}, data {endpoints.data_dir}")
+
+
+@stack.command("down")
+@click.pass_obj
+def stack_down_cmd(settings: Settings) -> None:
+    stopped = stack_down(endpoints_of(settings))
+    click.echo("stack stopped (data kept)" if stopped else "stack was not running")
+
+
+@stack.command("status")
+@click.pass_obj
+def stack_status_cmd(settings: Settings) -> None:
+    for name, value in stack_status(endpoints_of(settings)).items():
+        click.echo(f"{name:14} {value}")
+
+
+# --- ingest ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Poll every configured feed once.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.pass_obj
+def poll(settings: Settings, once: bool, as_json: bool) -> None:
+    """Poll feeds, fetch and extract new entries, produce them to Kafka (exit 0 when feeds
+    fail: failures are reported, not fatal)."""
+    from ingest.poll_run import poll_once
+
+    report = poll_once(settings)
+    if as_json:
+        click.echo(json.dumps({"summary": report.summary(),
+                               "feeds": [vars(o) for o in report.outcomes]}, default=str))
+        return
+    for outcome in report.outcomes:
+        line = f"{outcome.feed:30} {outcome.result:13}"
+        if outcome.result == "error":
+            line += f" {outcome.error_kind}: {outcome.error}"
+        else:
+            line += f" entries={outcome.entries} new={outcome.new_entries} " \
+                    f"produced={outcome.produced}"
+        click.echo(line)
+    summary = report.summary()
+    click.echo(f"{summary['feeds']} feeds, {summary['articles_produced']} articles produced, "
+               f"{len(report.failed_feeds)} feeds failed, {summary['seconds']}s")
+
+
+@cli.command()
+@click.pass_obj
+def serve(settings: Settings) -> None:
+    """Register the poll-feeds deployment with the Prefect server and run it on its interval."""
+    from flows.poll_feeds import serve_poll_feeds
+    from ingest.feeds_config import load_feeds
+    from ingest.poll_run import prepare_ingest
+
+    load_feeds(settings.feeds_file)  # refuse to start on an invalid feeds file
+    prepare_ingest(settings)
+    serve_poll_feeds(settings)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
+                                                                   path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def extract(files: tuple[Path, ...], as_json: bool) -> None:
+    """Extract article text from saved HTML files."""
+    from ingest.extraction import ExtractionFailed, extract_html
+
+    failed = 0
+    for path in files:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            import gzip
+
+            raw = gzip.decompress(raw)
+        try:
+            result = extract_html(raw, None)
+            row: dict[str, Any] = {"path": str(path), "title": result.title,
+                                   "text": result.text, "author": result.author,
+                                   "date": result.date, "language": result.language}
+        except ExtractionFailed as exc:
+            failed += 1
+            row = {"path": str(path), "title": None, "text": "", "error": str(exc)}
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(f"== {row['path']}: {row.get('title') or ''}")
+            click.echo(row.get("text") or f"(no text: {row.get('error')})")
+    if failed == len(files):
+        sys.exit(1)
+
+
+# --- enrich ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--until-idle", type=float, default=None, metavar="SECONDS",
+              help="Exit 0 after this many seconds without new messages, all committed.")
+@click.option("--index", "instance_index", type=int, default=0, show_default=True,
+              help="Worker number on this host: part of its stable group instance id.")
+@click.option("--keep-membership", is_flag=True,
+              help="On a clean stop, keep the partitions reserved for this instance id (a "
+              "rolling restart) instead of handing them to the group.")
+@click.pass_obj
+def worker(settings: Settings, until_idle: float | None, instance_index: int,
+           keep_membership: bool) -> None:
+    """Run one enrichment worker of the consumer group."""
+    from enrich.worker import run_worker
+
+    stats = run_worker(settings, until_idle_s=until_idle, instance_index=instance_index,
+                       keep_membership=keep_membership)
+    click.echo(f"worker stopped: consumed={stats.consumed} indexed={stats.indexed} "
+               f"dead_lettered={stats.dead_lettered}", err=True)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
+@click.option("--topic", default=None, help="Only articles tagged with this topic id.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
+@click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance")
+@click.option("--all", "show_all", is_flag=True, help="Show every near-duplicate, not one per "
+              "cluster.")
+@click.option("--size", type=int, default=10, show_default=True)
+@click.pass_obj
+def search(settings: Settings, query: str, as_json: bool, topic: str | None,
+           since: Any, sort: str, show_all: bool, size: int) -> None:
+    """Search the indexed articles."""
+    from enrich.search import search_articles
+    from ingest.es_client import make_es
+
+    es = make_es(settings)
+    try:
+        total, hits = search_articles(
+            es, settings.articles_alias, query, topic=topic,
+            since=since.date() if since else None, sort=sort,  # type: ignore[arg-type]
+            collapse=not show_all, size=size,
+        )
+    finally:
+        es.close()
+    if as_json:
+        for hit in hits:
+            click.echo(hit.model_dump_json(exclude={"score", "domain", "cluster_size"}))
+        return
+    click.echo(f"{total} matching articles")
+    for rank, hit in enumerate(hits, 1):
+        similar = (hit.cluster_size or 1) - 1
+        extra = f" (+{similar} similar)" if similar else ""
+        click.echo(f"{rank}. {hit.title}{extra}")
+        click.echo(f"   {hit.url}  published {hit.published or '?'}  "
+                   f"topics: {', '.join(hit.topics) or '-'}")
+        for fragment in hit.highlight[:2]:
+            click.echo(f"   … {_terminal_highlight(fragment)} …")
+
+
+def _terminal_highlight(fragment: str) -> str:
+    if sys.stdout.isatty():
+        return fragment.replace("<em>", "\033[1;33m").replace("</em>", "\033[0m")
+    return fragment.replace("<em>", "[").replace("</em>", "]")
+
+
+@cli.group()
+def dlq() -> None:
+    """Dead letters: records the workers could not process."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--kind", "kinds", multiple=True, help="Only these error kinds.")
+@click.pass_obj
+def dlq_list(settings: Settings, as_json: bool, kinds: tuple[str, ...]) -> None:
+    from enrich.dead_letter_admin import read_dead_letters
+
+    letters = [s for s in read_dead_letters(settings) if not kinds or s.letter.error_kind in kinds]
+    for stored in letters:
+        letter = stored.letter
+        if as_json:
+            click.echo(json.dumps({"dlq_offset": stored.dlq_offset, **letter.model_dump(
+                mode="json", exclude={"value_b64"})}, ensure_ascii=False))
+        else:
+            click.echo(f"#{stored.dlq_offset} {letter.failed_at:%Y-%m-%d %H:%M:%S} "
+                       f"{letter.error_kind:24} {letter.topic}/{letter.partition}@{letter.offset}"
+                       f"  {letter.error[:120]}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letters in {settings.dlq_topic}")
+
+
+@dlq.command("replay")
+@click.option("--kind", "kinds", multiple=True, help="Only these error kinds.")
+@click.option("--offset", "offsets", type=int, multiple=True, help="Only these DLQ offsets.")
+@click.option("--to-topic", default=None, help="Produce here instead of the origin topic.")
+@click.pass_obj
+def dlq_replay(settings: Settings, kinds: tuple[str, ...], offsets: tuple[int, ...],
+               to_topic: str | None) -> None:
+    """Put dead letters back into their origin topic (their original key and bytes)."""
+    from enrich.dead_letter_admin import read_dead_letters, replay_dead_letters
+
+    chosen = [s for s in read_dead_letters(settings)
+              if (not kinds or s.letter.error_kind in kinds)
+              and (not offsets or s.dlq_offset in offsets)]
+    count = replay_dead_letters(settings, chosen, to_topic=to_topic)
+    click.echo(f"replayed {count} dead letters")
+
+
+@cli.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Only articles published since this date.")
+@click.option("--topic", default=None, help="Only articles currently tagged with this topic.")
+@click.option("--batch-size", type=int, default=200, show_default=True)
+@click.pass_obj
+def reprocess(settings: Settings, since: Any, topic: str | None, batch_size: int) -> None:
+    """Re-enrich stored articles whose taxonomy version is not the current one (resumable)."""
+    from enrich.article_index import ArticleIndex
+    from enrich.enricher import Enricher
+    from enrich.reprocess import count_selected
+    from enrich.reprocess import reprocess as run_reprocess
+    from ingest.es_client import make_es
+
+    enricher = Enricher.from_settings(settings)
+    version = enricher.version
+    day = since.date() if since else None
+    es = make_es(settings)
+    try:
+        index = ArticleIndex(es, settings.articles_alias)
+        index.ensure()
+        selected = count_selected(es, settings.articles_alias, version, since=day, topic=topic)
+        with click.progressbar(length=max(1, selected), label="reprocessing", show_pos=True,
+                               file=sys.stderr) as bar:
+            stats = run_reprocess(es, index, enricher, since=day, topic=topic,
+                                  batch_size=batch_size, on_progress=bar.update)
+    finally:
+        es.close()
+    click.echo(f"re-enriched {stats.rewritten} of {stats.selected} articles with taxonomy "
+               f"{version.taxonomy}, gazetteer {version.gazetteer}; {len(stats.failed)} failed")
+    if stats.failed:
+        sys.exit(1)
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Quality evaluations on the real-world corpora in ../shared/corpora."""
+
+
+@eval_group.command("tagging")
+@click.option("--items", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("../shared/corpora/tagging/items.jsonl"), show_default=True)
+@click.pass_obj
+def eval_tagging(settings: Settings, items: Path) -> None:
+    """Precision, recall and F1 of the topic tagger per topic and per language."""
+    from enrich.tagging_eval import format_report, run_tagging_eval
+    from enrich.taxonomy import load_taxonomy
+
+    report = run_tagging_eval(items, load_taxonomy(settings.topics_file))
+    click.echo(format_report(report))
+
+
+@eval_group.command("extraction")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("../shared/corpora/pages/trafilatura-eval"), show_default=True)
+@click.option("--processes", type=int, default=1, show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N pages.")
+def eval_extraction(corpus: Path, processes: int, limit: int | None) -> None:
+    """Precision, recall, F1 and ms/page of the extract stage on the trafilatura corpus."""
+    from ingest.extraction_eval import format_extraction_report, run_extraction_eval
+
+    report = run_extraction_eval(corpus, processes=processes, limit=limit)
+    click.echo(format_extraction_report(report))
+
+
+# --- service -----------------------------------------------------------------------------
+@cli.command()
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.pass_obj
+def run(settings: Settings, workers: int) -> None:
+    """Start everything (stack, Prefect server, poll deployment, workers); Ctrl-C stops it."""
+    from flows.service import run_service
+
+    sys.exit(run_service(settings, workers=workers))
+
+
+@cli.command()
+@click.pass_obj
+def demo(settings: Settings) -> None:
+    """Offline demo: a local fixture site through the whole pipeline, then search "Idlib"."""
+    from flows.demo import run_demo
+
+    sys.exit(run_demo(settings))
+
+
+def parse_date(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+def main() -> None:
+    cli(prog_name="newswatch")
+
+
+if __name__ == "__main__":
+    main()
