@@ -12,8 +12,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --progress-bar off --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]' \
+	  || $(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
 
 ## run: the scheduled service on the embedded stack (Ctrl-C stops it; data kept in .newswatch/)

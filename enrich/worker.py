@@ -322,9 +322,11 @@ def run_worker(settings: Settings, *, until_idle_s: float | None = None,
     """Build a worker from settings and run it until stopped or idle (the CLI's entry)."""
     from ingest.es_client import make_es
     from ingest.kafka_topics import ensure_topics
+    from ingest.metrics_server import serve_metrics
 
     instance_id = settings.worker_instance or default_instance_id(instance_index)
     enricher = Enricher.from_settings(settings)
+    serve_metrics(settings.metrics_port)
     ensure_topics(settings)
     es = make_es(settings)
     producer = make_side_producer(settings)

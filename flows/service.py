@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from enrich.enricher import Enricher
 from flows.endpoints import endpoints_of
@@ -30,6 +31,7 @@ class Child:
     name: str
     command: list[str]
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
     restarts: int = 0
     started_at: float = field(default=0.0)
 
@@ -65,8 +67,12 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
     children = [Child("poll-runner", _newswatch("serve"))] + [
         Child(f"worker-{i}", _newswatch("worker", "--index", str(i))) for i in range(workers)
     ]
-    for child in children:
-        _start(child, env, log_dir)
+    for offset, child in enumerate(children):
+        child_env = dict(env)
+        if settings.metrics_port is not None:  # one metrics port per process
+            child_env["NEWSWATCH_METRICS_PORT"] = str(settings.metrics_port + offset)
+        child.env = child_env
+        _start(child, log_dir)
 
     stopping = False
 
@@ -98,7 +104,7 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
                                      "restarts": child.restarts})
                     time.sleep(min(30, 2 ** min(child.restarts, 5)))
                     child.restarts += 1
-                    _start(child, env, log_dir)
+                    _start(child, log_dir)
             time.sleep(0.5)
     finally:
         print("stopping...", flush=True)
@@ -112,13 +118,11 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
     return 0
 
 
-def _start(child: Child, env: dict[str, str], log_dir: object) -> None:
-    from pathlib import Path
-
-    path = Path(str(log_dir)) / f"{child.name}.log"
+def _start(child: Child, log_dir: Path) -> None:
+    path = log_dir / f"{child.name}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("ab") as out:
-        child.process = subprocess.Popen(child.command, env=env, stdout=out,
+        child.process = subprocess.Popen(child.command, env=child.env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
     child.started_at = time.monotonic()
 
