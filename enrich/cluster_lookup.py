@@ -7,9 +7,11 @@ band; each candidate is then verified by comparing whole signatures (near_duplic
 shared band alone never merges two stories.
 
 Rules, in batch order:
-* candidates of a document are the stored hits and the documents before it in the batch,
-  never a document with its own id: a redelivered or reprocessed document finds its stored self
-  in the index and must not become its own "earlier copy";
+* a document already stored (a redelivery, a replay, a reprocess) keeps the cluster it was
+  stored with: delivery is at-least-once, so the outcome of a redelivery must not depend on
+  what was indexed since;
+* candidates of a new document are the stored hits (one representative per cluster) and the
+  documents before it in the batch, never a document with its own id;
 * a stored hit whose id is also in this batch and already reassigned is seen with its new
   cluster, so the batch and the index agree;
 * among verified candidates (similarity ≥ SIMILARITY_THRESHOLD) the most similar wins; ties go
@@ -33,9 +35,8 @@ from elasticsearch import Elasticsearch
 
 from enrich.near_duplicates import SIMILARITY_THRESHOLD, estimated_similarity
 
-# Upper bound of stored candidates fetched per batch. A story syndicated thousands of times
-# shares its bands with all copies; a few hundred of them are enough to find its cluster.
-MAX_CANDIDATES = 2000
+# Upper bound of stored candidates (clusters) fetched per batch.
+MAX_CANDIDATES = 500
 # Elasticsearch refuses a terms query with more than 65,536 terms (index.max_terms_count);
 # at 32 bands a document that is a batch of 1,875 documents. Larger batches take more queries.
 MAX_TERMS = 60000
@@ -50,15 +51,24 @@ class _Candidate:
 
 
 def _stored_candidates(
-    es: Elasticsearch, alias: str, bands: list[str], max_candidates: int
+    es: Elasticsearch, alias: str, bands: list[str], max_candidates: int, batch_ids: list[str]
 ) -> list[_Candidate]:
-    """Stored documents sharing a band with the batch; `dedup_bands` comes along so each hit
-    is compared only with the documents it shares a band with."""
+    """Stored documents sharing a band with the batch, one per cluster; `dedup_bands` comes
+    along so each hit is compared only with the documents it shares a band with.
+
+    Collapsing on the cluster keeps the lookup cheap when a story was syndicated hundreds of
+    times (one representative instead of every copy, each with its 128-value signature); the
+    batch's own ids are left out, so a redelivered document never meets its stored self.
+    """
     candidates: dict[str, _Candidate] = {}
     for begin in range(0, len(bands), MAX_TERMS):
         response = es.search(
             index=alias,
-            query={"terms": {"dedup_bands": bands[begin : begin + MAX_TERMS]}},
+            query={"bool": {
+                "filter": [{"terms": {"dedup_bands": bands[begin : begin + MAX_TERMS]}}],
+                "must_not": [{"ids": {"values": batch_ids}}],
+            }},
+            collapse={"field": "cluster_id"},
             source_includes=["cluster_id", "minhash", "dedup_bands"],
             size=max_candidates,
             ignore_unavailable=True,
@@ -73,6 +83,16 @@ def _stored_candidates(
                 bands=frozenset(source.get("dedup_bands") or []),
             )
     return list(candidates.values())
+
+
+def _stored_clusters(es: Elasticsearch, alias: str, ids: list[str]) -> dict[str, str]:
+    """Cluster ids of the batch's documents that are already stored."""
+    if not ids or not es.indices.exists_alias(name=alias):
+        return {}
+    found = es.search(index=alias, query={"ids": {"values": ids}}, size=len(ids),
+                      source_includes=["cluster_id"])
+    return {hit["_id"]: (hit.get("_source") or {}).get("cluster_id") or hit["_id"]
+            for hit in found["hits"]["hits"]}
 
 
 def choose_cluster(doc_id: str, minhash: Sequence[int], candidates: list[_Candidate]) -> str:
@@ -98,13 +118,18 @@ def assign_clusters(
     max_candidates: int = MAX_CANDIDATES,
 ) -> None:
     """Set `cluster_id` on every doc (dicts with `id`, `minhash`, `dedup_bands`), in place."""
+    known = _stored_clusters(es, alias, [doc["id"] for doc in docs])
     all_bands = sorted({band for doc in docs for band in doc.get("dedup_bands") or []})
-    stored = _stored_candidates(es, alias, all_bands, max_candidates)
+    stored = _stored_candidates(es, alias, all_bands, max_candidates, sorted(known))
     assigned: dict[str, _Candidate] = {}
     for doc in docs:
         doc_id = doc["id"]
         bands = frozenset(doc.get("dedup_bands") or [])
         minhash = doc.get("minhash") or []
+        if doc_id in known:
+            doc["cluster_id"] = known[doc_id]
+            assigned[doc_id] = _Candidate(doc_id, known[doc_id], minhash, bands)
+            continue
         candidates = [
             assigned.get(candidate.id, candidate) for candidate in stored if candidate.bands & bands
         ]

@@ -126,21 +126,29 @@ def test_redelivered_documents_keep_their_clusters(es: Elasticsearch, settings: 
     assert alone[0]["cluster_id"] == "a-first"
 
 
-def test_a_document_is_never_its_own_earlier_copy(es: Elasticsearch, settings: Settings) -> None:
+def test_a_redelivered_document_keeps_its_stored_cluster(
+    es: Elasticsearch, settings: Settings
+) -> None:
     alias = settings.articles_alias
     # Stored as the copy of an original that is gone from the index since (retention).
     stored = document("b-copy", syndicated_copy(STORY_B)) | {"cluster_id": "b-deleted-original"}
     index(es, alias, [stored])
     redelivered = [document("b-copy", syndicated_copy(STORY_B))]
     assign_clusters(es, alias, redelivered)
-    assert redelivered[0]["cluster_id"] == "b-copy"
-    # Twice in one batch (a redelivery overlapping the original delivery): still not its own copy.
+    assert redelivered[0]["cluster_id"] == "b-deleted-original"
+
+
+def test_a_new_document_is_never_its_own_earlier_copy(
+    es: Elasticsearch, settings: Settings
+) -> None:
+    # Twice in one batch before it was ever stored (a redelivery overlapping the original
+    # delivery): the second occurrence must not join the first as an "earlier copy".
     twice = [
-        document("b-copy", syndicated_copy(STORY_B)),
-        document("b-copy", syndicated_copy(STORY_B)),
+        document("e-new", syndicated_copy(STORY_B)),
+        document("e-new", syndicated_copy(STORY_B)),
     ]
-    assign_clusters(es, alias, twice)
-    assert [d["cluster_id"] for d in twice] == ["b-copy", "b-copy"]
+    assign_clusters(es, settings.articles_alias, twice)
+    assert [d["cluster_id"] for d in twice] == ["e-new", "e-new"]
 
 
 def test_shared_band_without_similar_signature_is_not_a_duplicate(
