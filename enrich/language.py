@@ -32,10 +32,21 @@ _ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 _ISO_639_1 = re.compile("^[a-z]{2}$")
 
 
+def _has_letters(text: str, wanted: int) -> bool:
+    """At least `wanted` letters, stopping as soon as they are found (texts are long)."""
+    found = 0
+    for char in text:
+        if char.isalpha():
+            found += 1
+            if found >= wanted:
+                return True
+    return False
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's main language; None when too short or CLD2 is unsure."""
     cleaned = _UNSAFE.sub(" ", text[:_MAX_CHARS])
-    if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
+    if not _has_letters(cleaned, MIN_LETTERS):
         return None
     try:
         reliable, _, details = pycld2.detect(cleaned)

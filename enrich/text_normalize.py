@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ZERO_WIDTH = re.compile("[\u200b\u200d\u2060\ufeff\u00ad]")
@@ -68,8 +69,13 @@ _TRANSLATE = str.maketrans(
 )
 
 
+@lru_cache(maxsize=256)
 def normalize_text(text: str) -> str:
-    """Fold text for matching. Lengths may change: never use offsets into the original."""
+    """Fold text for matching. Lengths may change: never use offsets into the original.
+
+    Cached: the tagger, the gazetteer and the near-duplicate signature each fold the same
+    title and body of an article, and folding a long body is most of their cost.
+    """
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_TRANSLATE)
     text = text.casefold()
