@@ -117,7 +117,7 @@ def test_signature_shape_and_band_keys(real_texts: dict[str, str]) -> None:
     assert all(len(key.split(":")[1]) == 16 for key in keys)
 
 
-PINNED = ("7f389634b0ef6371", "b0:f84d3528c3d56df5")  # minhash-w5-p128-b32r4-crc32-v2
+PINNED = ("25f068ee483e36c5", "b0:ea2b6fed4609396e")  # minhash-w5-p128-b32r4-crcfold-v2
 
 
 def test_signature_is_stable_across_processes_and_versions() -> None:
@@ -155,7 +155,13 @@ def test_long_texts_match_the_plain_definition() -> None:
     words = [f"w{i % 997}x{i % 13}" for i in range(6000)]
     text = " ".join(words)
     signature = minhash_signature(text)
-    hashed = [zlib.crc32(s.encode()) for s in shingles(text)]
+    def plain_hash(shingle: str) -> int:  # the definition, with Python integers
+        h = 0
+        for word in shingle.split(" "):
+            h = ((h ^ zlib.crc32(word.encode())) * 0x01000193) & 0xFFFFFFFF
+        return h
+
+    hashed = [plain_hash(s) for s in shingles(text)]
     assert len(hashed) > 4096
     prime = (1 << 61) - 1
     all_a, all_b = permutation_parameters()
