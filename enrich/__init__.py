@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the real types for mypy; at run time names load on first us
     from enrich.worker import run_worker
 
 _PUBLIC = {
+    "AlertEngine": "enrich.alerts",
+    "load_alert_rules": "enrich.alerts",
     "Enricher": "enrich.enricher",
     "run_worker": "enrich.worker",
     "ArticleIndex": "enrich.article_index",

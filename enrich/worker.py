@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -28,6 +29,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from enrich import metrics
+from enrich.alerts import Alert, AlertEngine, AlertPublishError
 from enrich.article_index import ArticleIndex, IndexUnavailable
 from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, CheckpointProducerTimeout
 from enrich.cluster_lookup import assign_clusters
@@ -93,6 +95,7 @@ class EnrichWorker:
         es: Elasticsearch,
         enricher: Enricher,
         instance_id: str,
+        alerts: AlertEngine | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -103,6 +106,7 @@ class EnrichWorker:
             es, settings.articles_alias, shards=settings.es_shards, replicas=settings.es_replicas
         )
         self.enricher = enricher
+        self.alerts = alerts
         self.instance_id = instance_id
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
@@ -146,11 +150,14 @@ class EnrichWorker:
         )
         docs: list[dict[str, Any]] = []
         origin: dict[str, Any] = {}
+        fired: list[Alert] = []
         for record in records:
             checkpoint.track(record.topic, record.partition, record.offset)
             try:
                 article = decode_article(record.value)
                 doc = self.enricher.enrich(article)
+                if self.alerts is not None:  # right after enrich: the folded text is cached
+                    fired.extend(self.alerts.evaluate(doc))
             except PoisonRecord as exc:
                 checkpoint.dead_letter(record, kind=exc.kind, error=str(exc))
                 continue
@@ -164,7 +171,9 @@ class EnrichWorker:
             origin[doc["id"]] = record
             docs.append(doc)
         unique = list({d["id"]: d for d in docs}.values())
-        self._index_until_resolved(unique, origin, checkpoint)
+        indexed = self._index_until_resolved(unique, origin, checkpoint)
+        if fired:
+            self._publish_until_done([a for a in fired if a.article_id in indexed], checkpoint)
         checkpoint.commit()
         self.stats.consumed += len(records)
         self.stats.dead_lettered += checkpoint.dead_lettered
@@ -175,7 +184,9 @@ class EnrichWorker:
     # --- indexing with every item accounted for -----------------------------------------
     def _index_until_resolved(
         self, docs: list[dict[str, Any]], origin: dict[str, Any], checkpoint: BatchCheckpoint
-    ) -> None:
+    ) -> set[str]:
+        """Index the batch; every document ends indexed (returned) or dead-lettered."""
+        indexed: set[str] = set()
         attempts: dict[str, int] = {}
         remaining = docs
         backoff = 0.5
@@ -198,6 +209,7 @@ class EnrichWorker:
                 self.consumer.resume(*self.consumer.assignment())
                 paused = False
             self.stats.indexed += len(outcome.indexed)
+            indexed.update(outcome.indexed)
             metrics.ARTICLES_INDEXED.inc(len(outcome.indexed))
             for failure in outcome.rejected:
                 checkpoint.dead_letter(origin[failure.doc_id], kind="rejected_by_index",
@@ -218,6 +230,29 @@ class EnrichWorker:
                 metrics.INDEX_RETRIES.inc(len(remaining))
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+        return indexed
+
+    def _publish_until_done(self, fired: list[Alert], checkpoint: BatchCheckpoint) -> None:
+        """Alerts of indexed articles reach news.alerts and the alerts index before the
+        offsets move on; while either is down, wait like for an index outage."""
+        assert self.alerts is not None
+        backoff = 0.5
+        paused = False
+        while True:
+            try:
+                result = self.alerts.publish(fired)
+            except AlertPublishError as exc:
+                log.error("alerts not published yet: pausing",
+                          extra={"error": str(exc), "alerts": len(fired)})
+                paused = True
+                self._pause_and_wait(backoff)
+                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+                continue
+            for future in result.futures:
+                checkpoint.add_side_output(future)
+            if paused:
+                self.consumer.resume(*self.consumer.assignment())
+            return
 
     def _assign_clusters(self, docs: list[dict[str, Any]]) -> None:
         """Near-duplicates across all workers: the index is the shared memory."""
@@ -295,6 +330,11 @@ def make_side_producer(settings: Settings) -> KafkaProducer:
     )
 
 
+# How long a stopping worker waits for alert deliveries in flight (a later worker resumes the
+# rest: open deliveries are recorded in the alerts index).
+ALERT_DRAIN_S = 30.0
+
+
 def leave_group(settings: Settings, instance_id: str) -> None:
     """Hand this worker's partitions to the rest of the group now.
 
@@ -330,19 +370,27 @@ def run_worker(settings: Settings, *, until_idle_s: float | None = None,
     ensure_topics(settings)
     es = make_es(settings)
     producer = make_side_producer(settings)
+    alerts = AlertEngine.from_settings(settings, es=es, producer=producer,
+                                       instance_id=instance_id)
     consumer = make_consumer(settings, instance_id)
     worker = EnrichWorker(settings, consumer=consumer, producer=producer, es=es,
-                          enricher=enricher, instance_id=instance_id)
-    import signal
-
+                          enricher=enricher, instance_id=instance_id, alerts=alerts)
     def _stop(signum: int, frame: object) -> None:
         log.info("signal received, stopping after the current batch", extra={"signal": signum})
         worker.stop()
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    alerts.start()
     try:
-        return worker.run(until_idle_s=until_idle_s)
+        stats = worker.run(until_idle_s=until_idle_s)
+        # Deliveries to reachable channels are complete when an idle worker exits.
+        drained = alerts.drain(ALERT_DRAIN_S)
+        if not drained.complete:
+            log.warning("alert deliveries still open at exit",
+                        extra={"open": [f"{a} -> {c}: {e}" for a, c, e in drained.open][:20]})
+        return stats
     finally:
+        alerts.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         consumer.close(autocommit=False)

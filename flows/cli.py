@@ -333,6 +333,97 @@ def eval_extraction(corpus: Path, processes: int, limit: int | None) -> None:
     click.echo(format_extraction_report(report))
 
 
+@cli.group()
+def alerts() -> None:
+    """Alert rules ($NEWSWATCH_CONFIG_DIR/alerts.yaml), and the alerts they fired."""
+
+
+def _finish(result: Any) -> None:
+    if result.output:
+        click.echo(result.output)
+    sys.exit(result.exit_code)
+
+
+@alerts.command("validate")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Another rules file than the configured one.")
+@click.pass_obj
+def alerts_validate(settings: Settings, path: Path | None) -> None:
+    """Check the rules file; errors name file, line and field (exit 1)."""
+    from enrich.alerts.cli_commands import alerts_validate as validate
+
+    _finish(validate(settings, path))
+
+
+@alerts.command("list")
+@click.pass_obj
+def alerts_list(settings: Settings) -> None:
+    """Rules, channels, and when each rule last fired."""
+    from enrich.alerts.cli_commands import alerts_list as list_rules
+
+    _finish(list_rules(settings))
+
+
+@alerts.command("test")
+@click.argument("rule")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", default=None, help="Fetch and extract this page first.")
+@click.option("--text", default=None)
+@click.pass_obj
+def alerts_test(settings: Settings, rule: str, file: Path | None, url: str | None,
+                text: str | None) -> None:
+    """Would RULE fire on this input, and on which terms? (exit 0 yes, 1 no, 2 cannot tell)"""
+    from enrich.alerts.cli_commands import alerts_test as test_rule
+    from enrich.enricher import Enricher
+    from enrich.language import detect_language
+
+    enricher = Enricher.from_settings(settings)
+
+    def enrich(doc: dict[str, Any]) -> dict[str, Any]:
+        title, body = doc.get("title") or "", doc.get("text") or ""
+        language = doc.get("language") or detect_language(f"{title}\n{body[:2000]}")
+        return {**doc, "language": language,
+                "topics": enricher.tagger.tag(title, body, language).topics}
+
+    _finish(test_rule(settings, rule, file=file, url=url, text=text,
+                      fetch_page=_fetch_page(settings), enrich=enrich))
+
+
+def _fetch_page(settings: Settings) -> Any:
+    def fetch(url: str) -> dict[str, Any]:
+        from ingest.extraction import extract_html
+        from ingest.http_fetch import Fetcher, FetchPolicy
+
+        with Fetcher(FetchPolicy.from_settings(settings)) as fetcher:
+            page = fetcher.get(url, expect="html")
+        extracted = extract_html(page.body, page.url)
+        return {"title": extracted.title or "", "text": extracted.text, "url": page.url,
+                "language": extracted.language}
+
+    return fetch
+
+
+@alerts.command("tail")
+@click.option("--from-beginning", is_flag=True)
+@click.pass_obj
+def alerts_tail(settings: Settings, from_beginning: bool) -> None:
+    """Follow news.alerts, one line per alert (Ctrl-C stops)."""
+    from enrich.alerts.cli_commands import alerts_tail as tail
+
+    sys.exit(tail(settings, out=click.echo, from_beginning=from_beginning))
+
+
+@alerts.command("history")
+@click.option("--rule", default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_obj
+def alerts_history(settings: Settings, rule: str | None, limit: int) -> None:
+    """Recent alerts with their delivery outcome per channel."""
+    from enrich.alerts.cli_commands import alerts_history as history
+
+    _finish(history(settings, rule=rule, limit=limit))
+
+
 # --- service -----------------------------------------------------------------------------
 @cli.command()
 @click.option("--workers", type=int, default=2, show_default=True)

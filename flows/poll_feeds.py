@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +15,8 @@ from prefect.schedules import Interval
 
 from ingest.poll_run import poll_once
 from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @task(name="poll-configured-feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
@@ -31,16 +36,37 @@ def poll_feeds() -> dict[str, Any]:
     return poll_configured_feeds()
 
 
-def serve_poll_feeds(settings: Settings) -> None:
-    """Register the interval deployment with the Prefect server and run its scheduled runs.
+DEPLOYMENT = "poll-feeds/poll-feeds"
 
-    The schedule is anchored a few seconds from now: a service that was just started polls at
-    once instead of waiting for the next slot of a default anchor up to an interval away.
+
+def _kick_off_first_run(timeout_s: float = 120) -> None:
+    """A service that was just started polls at once, then every interval.
+
+    An interval schedule only creates runs for slots still ahead when the server's scheduler
+    next looks, so a slot "now" is easily missed; one explicit run right after registration
+    is not.
     """
-    anchor = datetime.now(UTC) + timedelta(seconds=5)
+    from prefect.deployments import run_deployment
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            run_deployment(DEPLOYMENT, timeout=0, flow_run_name="poll-feeds-at-start")
+            return
+        except Exception as exc:  # not registered yet: serve() is starting
+            log.debug("deployment not ready", extra={"error": str(exc)})
+            time.sleep(1)
+    log.error("first poll run could not be created", extra={"deployment": DEPLOYMENT})
+
+
+def serve_poll_feeds(settings: Settings) -> None:
+    """Register the interval deployment with the Prefect server and run its scheduled runs;
+    the first run starts at once, the next ones one interval apart."""
+    interval = timedelta(seconds=settings.poll_interval_s)
+    threading.Thread(target=_kick_off_first_run, name="first-poll", daemon=True).start()
     poll_feeds.serve(
         name="poll-feeds",
-        schedule=Interval(timedelta(seconds=settings.poll_interval_s), anchor_date=anchor),
+        schedule=Interval(interval, anchor_date=datetime.now(UTC) + interval),
         description="Poll every configured feed, extract new articles, produce them to Kafka.",
         tags=["newswatch", "ingest"],
         limit=1,

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from enrich.alerts import load_alert_rules
 from enrich.enricher import Enricher
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import stack_down, stack_up
@@ -44,6 +45,8 @@ def validate_config(settings: Settings) -> None:
     """Refuse to start on invalid config instead of running without it."""
     load_feeds(settings.feeds_file)
     Enricher.from_settings(settings)
+    if settings.alerts_file.exists():
+        load_alert_rules(settings.alerts_file)
 
 
 def run_service(settings: Settings, *, workers: int = 2) -> int:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     # --- Elasticsearch -------------------------------------------------------------------
     articles_alias: str = "newswatch-articles"
+    alerts_index: str = "newswatch-alerts"
     feeds_index: str = "newswatch-feeds"
     es_shards: int = Field(default=1, ge=1)
     es_replicas: int = Field(default=0, ge=0)

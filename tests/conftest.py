@@ -51,6 +51,7 @@ def settings(
         "NEWSWATCH_ARTICLES_PARTITIONS": "3",
         "NEWSWATCH_ARTICLES_ALIAS": f"nw{run}-articles",
         "NEWSWATCH_FEEDS_INDEX": f"nw{run}-feeds",
+        "NEWSWATCH_ALERTS_INDEX": f"nw{run}-alerts",
         "NEWSWATCH_CONSUMER_GROUP": f"g{run}",
         "NEWSWATCH_WORKER_INSTANCE": f"test-{run}-0",
         "NEWSWATCH_LOG_FORMAT": "text",

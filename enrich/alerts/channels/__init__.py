@@ -1,0 +1,11 @@
+"""Alert channels: one small module per kind, all behind `Channel.send(notification)`."""
+
+from enrich.alerts.channels.base import (
+    Channel,
+    ChannelResources,
+    DeliveryFailed,
+    DeliveryRejected,
+    build_channel,
+)
+
+__all__ = ["Channel", "ChannelResources", "DeliveryFailed", "DeliveryRejected", "build_channel"]
