@@ -10,9 +10,15 @@ never mixes with what `make run` collected.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
 
 from elasticsearch import NotFoundError
 
+from enrich.alerts.webhook_receiver import WebhookReceiver
 from enrich.search import search_articles
 from enrich.worker import run_worker
 from flows.demo_site_server import DemoSite
@@ -23,18 +29,32 @@ from ingest.feeds_config import FeedConfig
 from ingest.poll_run import poll_once
 from ingest.settings import Settings
 
+DEMO_SECRET = "newswatch-demo-secret"
 
-def demo_settings(settings: Settings) -> Settings:
+
+def demo_config_dir(settings: Settings, into: Path) -> Path:
+    """The configured taxonomy and gazetteers, with the demo's own alert rules."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("topics.yaml", "actors.yaml", "places.yaml"):
+        shutil.copy(settings.config_dir / name, into / name)
+    rules = resources.files("flows").joinpath("demo_site/alerts.yaml").read_text("utf-8")
+    (into / "alerts.yaml").write_text(rules, encoding="utf-8")
+    return into
+
+
+def demo_settings(settings: Settings, config_dir: Path) -> Settings:
     return settings.model_copy(
         update={
             "articles_topic": "newswatch-demo.articles",
             "alerts_topic": "newswatch-demo.alerts",
             "dlq_topic": "newswatch-demo.dlq",
             "articles_alias": "newswatch-demo-articles",
+            "alerts_index": "newswatch-demo-alerts",
             "feeds_index": "newswatch-demo-feeds",
             "consumer_group": "newswatch-demo",
             "worker_instance": "newswatch-demo-0",
             "allow_private_networks": True,
+            "config_dir": config_dir,
         }
     )
 
@@ -42,7 +62,7 @@ def demo_settings(settings: Settings) -> Settings:
 def _reset_indices(settings: Settings) -> None:
     es = make_es(settings)
     try:
-        names = [settings.feeds_index, settings.seen_index]
+        names = [settings.feeds_index, settings.seen_index, settings.alerts_index]
         if es.indices.exists_alias(name=settings.articles_alias):
             names += list(es.indices.get_alias(name=settings.articles_alias).body)
         for name in names:
@@ -53,10 +73,14 @@ def _reset_indices(settings: Settings) -> None:
 
 
 def run_demo(base: Settings, *, query: str = "Idlib") -> int:
-    settings = demo_settings(base)
+    scratch = Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
+    settings = demo_settings(base, demo_config_dir(base, scratch / "config"))
     endpoints = endpoints_of(settings)
     started = stack_up(endpoints)
     site = DemoSite().start()
+    hook = WebhookReceiver(DEMO_SECRET).start()
+    os.environ["NEWSWATCH_ALERT_WEBHOOK_URL"] = hook.url()
+    os.environ["NEWSWATCH_WEBHOOK_SECRET"] = DEMO_SECRET
     try:
         _reset_indices(settings)
         print(f"demo site at {site.base_url}/feed.xml")
@@ -82,8 +106,15 @@ def run_demo(base: Settings, *, query: str = "Idlib") -> int:
             for fragment in hit.highlight[:2]:
                 shown = fragment.replace("<em>", "[").replace("</em>", "]")
                 print(f"   … {shown} …")
-        return 0 if hits else 1
+        print(f"\nwebhook deliveries received at {hook.url()}: {len(hook.received)}")
+        for delivery in hook.received:
+            body = delivery.json
+            state = "signature verified" if delivery.verified else "BAD SIGNATURE"
+            print(f"  {state}: rule {body.get('rule')} -> {body.get('title')}")
+        return 0 if hits and len(hook.received) == 1 and hook.received[0].verified else 1
     finally:
+        hook.stop()
         site.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
         if started:
             stack_down(endpoints)

@@ -92,3 +92,15 @@ def test_dlq_list_and_replay(settings: Settings) -> None:
     assert code == 0 and "replayed 1" in output
     replayed = read_all(settings.kafka_bootstrap, settings.alerts_topic)
     assert [(r.key, r.value) for r in replayed] == [(b"k", b"not json")]
+
+
+def test_demo_prints_the_seed_article_first_and_one_signed_delivery(settings: Settings) -> None:
+    code, output = invoke("demo")
+    assert code == 0, output
+    results = output.split('search "Idlib"')[1]
+    first = results.split("\n2.")[0]
+    assert "Syria mediation" in first
+    assert "topics: idlib, iran, syria" in first
+    assert "[Idlib]" in first
+    assert "webhook deliveries received" in output and ": 1\n" in output
+    assert "signature verified: rule idlib-moscow-talks" in output
