@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from flows.cli_feeds import feeds
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
 from ingest.log_setup import configure_logging
@@ -446,6 +447,9 @@ def demo(settings: Settings) -> None:
 
 def parse_date(value: str) -> date:
     return date.fromisoformat(value)
+
+
+cli.add_command(feeds)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Interval
 
-from ingest.poll_run import poll_once
+from ingest.poll_run import default_runner_id, poll_due
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @task(name="poll-configured-feeds", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def poll_configured_feeds() -> dict[str, Any]:
-    report = poll_once(Settings())
+    report = poll_due(Settings(), default_runner_id())
     summary = report.summary()
     logger = get_run_logger()
     for failed in report.failed_feeds:
@@ -61,8 +61,10 @@ def _kick_off_first_run(timeout_s: float = 120) -> None:
 
 def serve_poll_feeds(settings: Settings) -> None:
     """Register the interval deployment with the Prefect server and run its scheduled runs;
-    the first run starts at once, the next ones one interval apart."""
-    interval = timedelta(seconds=settings.poll_interval_s)
+    the first run starts at once, the next ones a tick apart. Each run polls only the feeds
+    that are due (each feed keeps its own adaptive interval) under leases, so several serve
+    processes or hosts can run this deployment at once."""
+    interval = timedelta(seconds=settings.poll_tick_s)
     threading.Thread(target=_kick_off_first_run, name="first-poll", daemon=True).start()
     poll_feeds.serve(
         name="poll-feeds",

@@ -89,8 +89,8 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
         "\nnewswatch is running.\n"
         f"  Elasticsearch  {settings.es_url}/{settings.articles_alias}/_search\n"
         f"  Kafka          {settings.kafka_bootstrap}  (topic {settings.articles_topic})\n"
-        f"  Prefect UI     http://127.0.0.1:{port}  (deployment poll-feeds/poll-feeds, every "
-        f"{settings.poll_interval_s}s)\n"
+        f"  Prefect UI     http://127.0.0.1:{port}  (deployment poll-feeds/poll-feeds: due feeds "
+        f"every {settings.poll_tick_s}s)\n"
         f"  Logs           {log_dir}/\n"
         "  Try            newswatch search Idlib --topic syria\n"
         "Ctrl-C stops everything.\n",

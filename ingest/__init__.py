@@ -45,6 +45,8 @@ _PUBLIC = {
     "FeedConfig": "ingest.feeds_config",
     "load_feeds": "ingest.feeds_config",
     "poll_once": "ingest.poll_run",
+    "poll_due": "ingest.poll_run",
+    "FeedRegistry": "ingest.feed_registry",
     "prepare_ingest": "ingest.poll_run",
     "extract_html": "ingest.extraction",
     "ExtractionFailed": "ingest.extraction",

@@ -36,6 +36,9 @@ class ParsedFeed:
     bozo: bool = False
     bozo_reason: str | None = None
     ttl_minutes: int | None = None
+    # sy:updatePeriod / sy:updateFrequency as the feed states them (the poll-interval floor).
+    update_period: str | None = None
+    update_frequency: str | None = None
     version: str | None = None
     skipped: list[str] = field(default_factory=list)
     encoding: str | None = None
@@ -63,6 +66,10 @@ def _entry_content(entry: Any) -> str | None:
     values = [c.get("value", "") for c in contents if isinstance(c, dict)]
     joined = "\n".join(v for v in values if v)
     return joined or None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
@@ -106,6 +113,8 @@ def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) 
         bozo=bool(parsed.get("bozo")),
         bozo_reason=bozo_reason,
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        update_period=_text_or_none(feed_meta.get("sy_updateperiod")),
+        update_frequency=_text_or_none(feed_meta.get("sy_updatefrequency")),
         version=parsed.get("version") or None,
         skipped=skipped,
         encoding=decoded.encoding,

@@ -4,19 +4,21 @@ produce Articles to Kafka, then record what happened in the feed state.
 Order matters for "nothing lost, nothing twice": an entry is marked seen only after Kafka
 acknowledged its article, and the feed's validators (ETag, body hash) are saved only after
 that too, so a crash at any point makes the next run redo the work rather than skip it.
-A failing feed is recorded and reported; it never stops the run.
+A failing feed is recorded and reported; it never stops the run. How an outcome changes the
+feed's status is `ingest.feed_health`; when the feed is due next, `ingest.feed_schedule`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest import metrics
 from ingest.article import Article, utcnow
@@ -24,13 +26,29 @@ from ingest.article_builder import build_article
 from ingest.article_producer import ArticleProducer
 from ingest.canonical_url import article_id
 from ingest.extraction import Extracted, ExtractionFailed, ExtractorPool
-from ingest.feed_health import record_failure, record_not_modified, record_success
+from ingest.feed_health import (
+    HealthPolicy,
+    describe_change,
+    record_failure,
+    record_not_modified,
+    record_success,
+)
+from ingest.feed_leases import Claim
 from ingest.feed_parse import FeedEntry, FeedParseError, parse_feed
-from ingest.feed_state import FeedState, FeedStateStore
+from ingest.feed_schedule import (
+    Floor,
+    PublishingStats,
+    SchedulePolicy,
+    next_interval,
+    publishing_stats,
+    requested_floor,
+)
+from ingest.feed_state import DocVersion, FeedState, FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig
 from ingest.http_fetch import Fetcher, FetchError, FetchResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,6 +98,24 @@ def _error_kind(exc: FetchError) -> str:
     return exc.kind
 
 
+def _stored_floor(state: FeedState) -> Floor | None:
+    if state.floor_s is None:
+        return None
+    return Floor(state.floor_s, state.floor_source or "stored")
+
+
+def _higher_floor(first: Floor | None, second: Floor | None) -> Floor | None:
+    present = [f for f in (first, second) if f is not None]
+    return max(present, key=lambda f: f.seconds, default=None)
+
+
+@dataclass(frozen=True)
+class _Job:
+    feed: FeedConfig
+    state: FeedState | None  # None: never polled
+    version: DocVersion | None  # None: write unconditionally (no lease held)
+
+
 class Poller:
     def __init__(
         self,
@@ -88,80 +124,131 @@ class Poller:
         store: FeedStateStore,
         producer: ArticleProducer,
         extractor: ExtractorPool,
-        interval_s: int,
+        schedule: SchedulePolicy | None = None,
+        health: HealthPolicy | None = None,
         max_entries_per_feed: int = 200,
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.producer = producer
         self.extractor = extractor
-        self.interval_s = interval_s
+        self.schedule = schedule or SchedulePolicy()
+        self.health = health or HealthPolicy()
         self.max_entries = max_entries_per_feed
         self.concurrency = concurrency
         self.clock = clock
+        self.rng = rng or random.Random()
 
     def poll(self, feeds: list[FeedConfig]) -> PollReport:
-        started = time.monotonic()
+        """Poll every feed in `feeds` now, due or not, holding no lease (`poll --once`)."""
         states = self.store.load(f.name for f in feeds)
+        return self._run(_draining([_Job(f, states.get(f.name), None) for f in feeds]))
+
+    def poll_claimed(self, claimed: list[tuple[FeedConfig, Claim]]) -> PollReport:
+        """Poll feeds this runner leased; each final write releases the lease, and is refused
+        if the lease was lost meanwhile (see ingest.feed_leases)."""
+        return self.poll_claiming(_draining(claimed))
+
+    def poll_claiming(
+        self, claim: Callable[[int], list[tuple[FeedConfig, Claim]]]
+    ) -> PollReport:
+        """Poll leased feeds, asking `claim(n)` for up to n more whenever the pool runs low,
+        until it returns none. Claiming as threads free up (not batch after batch) means a
+        feed that takes its whole timeout holds one thread, not a batch's worth of them, and
+        a feed's lease starts shortly before it is polled."""
+        return self._run(lambda n: [_Job(f, c.state, c.version) for f, c in claim(n)])
+
+    def _run(self, next_jobs: Callable[[int], list[_Job]]) -> PollReport:
+        started = time.monotonic()
         report = PollReport()
+        outcomes: list[tuple[int, FeedOutcome]] = []
+        in_flight: dict[Future[FeedOutcome], int] = {}
+        submitted = 0
+        exhausted = False
         # Two pools: feeds wait on their pages, so pages must not queue behind feeds.
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="feed") as feed_pool, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="page") as page_pool:
-            futures = [
-                feed_pool.submit(self._poll_guarded, feed, states.get(feed.name), page_pool)
-                for feed in feeds
-            ]
-            report.outcomes = [f.result() for f in futures]
+            while True:
+                # Refill when fewer jobs than threads remain, to twice the threads: every
+                # thread stays busy, and jobs are fetched (claimed) in chunks, not one by one.
+                if not exhausted and len(in_flight) <= self.concurrency:
+                    jobs = next_jobs(2 * self.concurrency - len(in_flight))
+                    exhausted = not jobs
+                    for job in jobs:
+                        in_flight[feed_pool.submit(self._poll_guarded, job, page_pool)] = \
+                            submitted
+                        submitted += 1
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                outcomes.extend((in_flight.pop(f), f.result()) for f in done)
+        report.outcomes = [outcome for _, outcome in sorted(outcomes, key=lambda o: o[0])]
         report.seconds = time.monotonic() - started
         return report
 
-    def _poll_guarded(
-        self, feed: FeedConfig, state: FeedState | None, pages: ThreadPoolExecutor
-    ) -> FeedOutcome:
+    def _poll_guarded(self, job: _Job, pages: ThreadPoolExecutor) -> FeedOutcome:
+        feed = job.feed
         try:
             with metrics.FEED_POLL_SECONDS.time():
-                return self.poll_feed(feed, state, pages)
+                return self.poll_feed(feed, job.state, pages, version=job.version)
         except Exception as exc:  # a bug in one feed's path must not end the run
             log.exception("feed poll crashed", extra={"feed": feed.name, "url": str(feed.url)})
             metrics.FEED_ERRORS.labels("internal").inc()
+            state = self._initial_state(feed, job.state)
+            try:
+                self._fail(state, state, feed, self.clock(), "internal", repr(exc), None,
+                           version=job.version)
+            except Exception:  # recording failed too: the lease expires by itself
+                log.exception("feed state not recorded", extra={"feed": feed.name})
             return FeedOutcome(feed.name, str(feed.url), "error", "internal", repr(exc))
 
-    def poll_feed(
-        self, feed: FeedConfig, state: FeedState | None, pages: ThreadPoolExecutor
-    ) -> FeedOutcome:
+    def _initial_state(self, feed: FeedConfig, state: FeedState | None) -> FeedState:
         configured = str(feed.url)
-        if state is None or state.configured_url != configured:
-            state = FeedState(name=feed.name, url=configured, configured_url=configured)
+        if state is None:
+            return FeedState.new(feed.name, configured)
+        if state.configured_url != configured:
+            log.info("feed URL changed in config, starting afresh",
+                     extra={"feed": feed.name, "from": state.configured_url, "to": configured})
+            return state.rebased(configured)
+        return state
+
+    def poll_feed(
+        self,
+        feed: FeedConfig,
+        state: FeedState | None,
+        pages: ThreadPoolExecutor,
+        *,
+        version: DocVersion | None = None,
+    ) -> FeedOutcome:
+        before = self._initial_state(feed, state)
+        state = before
         now = self.clock()
         url = state.url
         try:
             fetched = self.fetcher.get(
-                url, etag=state.etag, last_modified=state.last_modified,
-                accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                "text/xml;q=0.9, */*;q=0.5",
+                url, etag=state.etag, last_modified=state.last_modified, expect="feed"
             )
         except FetchError as exc:
-            return self._fail(state, feed, now, _error_kind(exc), str(exc), exc.retry_after_s)
+            return self._fail(before, state, feed, now, _error_kind(exc), exc.message,
+                              exc.retry_after_s, version=version)
 
         if fetched.permanent_redirect:
-            log.info("feed moved permanently", extra={"feed": feed.name, "from": url,
-                                                       "to": fetched.permanent_redirect})
             state = state.model_copy(update={"url": fetched.permanent_redirect})
+        header_floor = requested_floor(cache_control=fetched.headers.get("cache-control"))
         if fetched.not_modified:
-            metrics.FEEDS_POLLED.labels("not_modified").inc()
-            self.store.save(record_not_modified(state, now=now, interval_s=self.interval_s))
-            return FeedOutcome(feed.name, url, "not_modified")
+            return self._unchanged(before, state, feed, now, "not_modified", header_floor,
+                                   version)
         body_hash = hashlib.sha256(fetched.body).hexdigest()
         if body_hash == state.body_hash:
-            metrics.FEEDS_POLLED.labels("unchanged").inc()
-            self.store.save(record_not_modified(state, now=now, interval_s=self.interval_s))
-            return FeedOutcome(feed.name, url, "unchanged")
+            return self._unchanged(before, state, feed, now, "unchanged", header_floor, version)
         try:
             parsed = parse_feed(fetched.body, url=fetched.url, headers=fetched.headers)
         except FeedParseError as exc:
-            return self._fail(state, feed, now, "parse_error", str(exc), None)
+            return self._fail(before, state, feed, now, "parse_error", str(exc), None,
+                              version=version)
         if parsed.bozo:
             log.warning("feed is malformed, entries recovered",
                         extra={"feed": feed.name, "url": url, "reason": parsed.bozo_reason,
@@ -191,29 +278,86 @@ class Poller:
             for article_id_, error in produced.failed.items():
                 log.error("article not acknowledged by Kafka",
                           extra={"feed": feed.name, "article_id": article_id_, "error": error})
-            return self._fail(state, feed, now, "produce_failed",
-                              f"{len(produced.failed)} articles not acknowledged", None, outcome)
+            return self._fail(before, state, feed, now, "produce_failed",
+                              f"{len(produced.failed)} articles not acknowledged", None, outcome,
+                              version=version)
+        stats = publishing_stats((e.published for e in parsed.entries), now)
+        floor = _higher_floor(
+            requested_floor(ttl_minutes=parsed.ttl_minutes, update_period=parsed.update_period,
+                            update_frequency=parsed.update_frequency),
+            header_floor,
+        )
         state = state.model_copy(update={
             "etag": fetched.headers.get("etag"),
             "last_modified": fetched.headers.get("last-modified"),
             "body_hash": body_hash,
+            "newest_entry_at": max((d for d in (stats.newest_entry_at, state.newest_entry_at)
+                                    if d is not None), default=None),
+            "publish_gap_s": stats.gap_s if stats.gap_s is not None else state.publish_gap_s,
+            "floor_s": floor.seconds if floor else None,
+            "floor_source": floor.source if floor else None,
         })
-        self.store.save(record_success(state, now=now, interval_s=self.interval_s,
-                                       entries=len(entries), produced=outcome.produced))
+        interval = next_interval(self.schedule, self._stats_of(state), now, floor)
+        self._save(before, record_success(state, now=now, interval_s=interval,
+                                          entries=len(entries), produced=outcome.produced),
+                   version)
         metrics.FEEDS_POLLED.labels("ok").inc()
         log.info("feed polled", extra={"feed": feed.name, "url": url, "entries": len(entries),
-                                        "new": len(new), "produced": outcome.produced})
+                                        "new": len(new), "produced": outcome.produced,
+                                        "interval_s": interval})
         return outcome
 
+    @staticmethod
+    def _stats_of(state: FeedState) -> PublishingStats:
+        return PublishingStats(state.newest_entry_at, state.publish_gap_s)
+
+    def _unchanged(
+        self, before: FeedState, state: FeedState, feed: FeedConfig, now: datetime,
+        result: str, header_floor: Floor | None, version: DocVersion | None,
+    ) -> FeedOutcome:
+        """304 or the same body again: nothing to parse; the silence still moves the interval."""
+        metrics.FEEDS_POLLED.labels(result).inc()
+        floor = _stored_floor(state)
+        if header_floor is not None:
+            floor = header_floor if floor is None or floor.source == header_floor.source \
+                else _higher_floor(floor, header_floor)
+            state = state.model_copy(update={"floor_s": floor.seconds if floor else None,
+                                             "floor_source": floor.source if floor else None})
+        interval = next_interval(self.schedule, self._stats_of(state), now, floor)
+        self._save(before, record_not_modified(state, now=now, interval_s=interval,
+                                               outcome=result), version)
+        return FeedOutcome(feed.name, state.url, result)
+
+    def _save(self, before: FeedState, after: FeedState, version: DocVersion | None) -> None:
+        """Write the outcome (releasing this runner's lease) and log any change of status or
+        URL with its reason: a feed never changes state silently."""
+        if version is not None:
+            after = after.without_lease()
+        reason = describe_change(before, after)
+        if reason is not None:
+            level = logging.INFO if after.status == "active" else logging.WARNING
+            log.log(level, "feed state changed: %s", reason, extra={
+                "feed": after.name, "url": after.url, "from_status": before.status,
+                "to_status": after.status, "reason": reason})
+        try:
+            self.store.save(after, version=version)
+        except StaleVersion:
+            log.warning("feed lease lost before the outcome was written; the state another "
+                        "runner wrote is kept", extra={"feed": after.name})
+
     def _fail(
-        self, state: FeedState, feed: FeedConfig, now: datetime, kind: str, message: str,
-        retry_after_s: float | None, outcome: FeedOutcome | None = None,
+        self, before: FeedState, state: FeedState, feed: FeedConfig, now: datetime, kind: str,
+        message: str, retry_after_s: float | None, outcome: FeedOutcome | None = None,
+        *, version: DocVersion | None = None,
     ) -> FeedOutcome:
         metrics.FEEDS_POLLED.labels("error").inc()
         metrics.FEED_ERRORS.labels(kind).inc()
-        new_state = record_failure(state, now=now, kind=kind, message=message,
-                                   interval_s=self.interval_s, retry_after_s=retry_after_s)
-        self.store.save(new_state)
+        new_state = record_failure(
+            state, now=now, kind=kind, message=message,
+            interval_s=state.interval_s or self.schedule.default_interval_s,
+            retry_after_s=retry_after_s, rng=self.rng, policy=self.health,
+        )
+        self._save(before, new_state, version)
         log.warning("feed poll failed", extra={"feed": feed.name, "url": state.url,
                                                 "kind": kind, "error": message,
                                                 "status": new_state.status,
@@ -227,7 +371,7 @@ class Poller:
         self, feed: FeedConfig, entry: FeedEntry
     ) -> tuple[FetchResult | None, Extracted | None, str | None]:
         try:
-            page = self.fetcher.get(entry.link, accept="text/html,application/xhtml+xml")
+            page = self.fetcher.get(entry.link, expect="html")
         except FetchError as exc:
             metrics.PAGES_FETCHED.labels(_error_kind(exc)).inc()
             log.info("page not fetched, using feed entry",
@@ -261,6 +405,16 @@ class Poller:
         )
         metrics.ARTICLES_EXTRACTED.labels(article.extraction.source).inc()
         return article
+
+
+def _draining(items: list[T]) -> Callable[[int], list[T]]:
+    """A `next_jobs` over a fixed list: up to n items per call, then empty lists."""
+    queue = list(items)
+
+    def take(count: int) -> list[T]:
+        taken, queue[:] = queue[:count], queue[count:]
+        return taken
+    return take
 
 
 def _unique_entries(entries: list[FeedEntry]) -> list[FeedEntry]:

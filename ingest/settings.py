@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,7 +64,18 @@ class Settings(BaseSettings):
     max_redirects: int = Field(default=5, ge=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_entries_per_feed: int = Field(default=200, ge=1)
+    # Interval of a feed with no publishing history yet; then each feed's own adapts.
     poll_interval_s: int = Field(default=900, ge=10)
+    poll_min_interval_s: int = Field(default=300, ge=10)
+    poll_max_interval_s: int = Field(default=21600, ge=60)
+    # Poll every publish_factor x the feed's mean gap between entries.
+    poll_publish_factor: float = Field(default=0.5, gt=0)
+    poll_lease_s: float = Field(default=900, ge=30)
+    # How often the scheduled flow looks for due feeds.
+    poll_tick_s: int = Field(default=60, ge=10)
+    feed_block_after: int = Field(default=5, ge=1)
+    feed_max_backoff_s: int = Field(default=21600, ge=60)
+    feed_probe_interval_s: int = Field(default=86400, ge=60)
     poll_concurrency: int = Field(default=16, ge=1)
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay_s: float = Field(default=0.0, ge=0)
@@ -74,6 +85,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     metrics_port: int | None = None
+
+    @model_validator(mode="after")
+    def _intervals_in_order(self) -> Settings:
+        if not (self.poll_min_interval_s <= self.poll_interval_s <= self.poll_max_interval_s):
+            raise ValueError(
+                "need NEWSWATCH_POLL_MIN_INTERVAL_S <= NEWSWATCH_POLL_INTERVAL_S <= "
+                f"NEWSWATCH_POLL_MAX_INTERVAL_S, got {self.poll_min_interval_s}, "
+                f"{self.poll_interval_s}, {self.poll_max_interval_s}"
+            )
+        return self
 
     @property
     def feeds_file(self) -> Path:

@@ -86,7 +86,8 @@ def test_dead_feeds_fail_visibly_and_others_still_flow(
     by_name = {o.feed: o for o in report.outcomes}
     assert by_name["ok"].produced == 1
     assert by_name["missing"].error_kind == "http_404"
-    assert by_name["notfeed"].error_kind == "parse_error"
+    # The fetcher sniffs an HTML page where a feed was expected: no parsing is attempted.
+    assert by_name["notfeed"].error_kind == "not_a_feed"
     assert by_name["deadhost"].result == "error"
     es = make_es(settings)
     try:

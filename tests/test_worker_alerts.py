@@ -57,7 +57,8 @@ def test_seed_article_fires_one_signed_webhook_delivery_and_never_twice(
     assert json.loads(alerts[0].value)["article_id"] == seed.id
 
     # The same article again (a replay): no second alert, no second delivery.
-    produce(settings.kafka_bootstrap, settings.articles_topic, [(seed.id.encode(), seed.to_bytes())])
+    produce(settings.kafka_bootstrap, settings.articles_topic,
+            [(seed.id.encode(), seed.to_bytes())])
     assert run_worker(settings, until_idle_s=1).indexed == 1
     assert len(receiver.received) == 1
     assert len(read_all(settings.kafka_bootstrap, settings.alerts_topic)) == 1
