@@ -35,6 +35,7 @@ from ingest.feeds_config import FeedConfig, load_feeds
 from ingest.http_fetch import Fetcher, FetchPolicy
 from ingest.kafka_topics import ensure_topics
 from ingest.poller import Poller, PollReport
+from ingest.robots import RobotsCache
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def _poller(
                 max_entries_per_feed=settings.max_entries_per_feed,
                 concurrency=settings.poll_concurrency,
                 clock=clock,
+                robots=RobotsCache(fetcher),
             )
     finally:
         producer.close()

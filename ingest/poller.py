@@ -46,6 +46,7 @@ from ingest.feed_schedule import (
 from ingest.feed_state import DocVersion, FeedState, FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig
 from ingest.http_fetch import Fetcher, FetchError, FetchResult
+from ingest.robots import RobotsCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -130,8 +131,10 @@ class Poller:
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        robots: RobotsCache | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.robots = robots
         self.store = store
         self.producer = producer
         self.extractor = extractor
@@ -370,6 +373,14 @@ class Poller:
     def _fetch_and_extract(
         self, feed: FeedConfig, entry: FeedEntry
     ) -> tuple[FetchResult | None, Extracted | None, str | None]:
+        if self.robots is not None:
+            verdict = self.robots.verdict(entry.link)
+            if not verdict.allowed:
+                metrics.PAGES_FETCHED.labels("robots_disallowed").inc()
+                log.info("page not fetched, using feed entry",
+                         extra={"feed": feed.name, "url": entry.link, "kind": "robots",
+                                "error": verdict.reason})
+                return None, None, f"robots: {verdict.reason}"
         try:
             page = self.fetcher.get(entry.link, expect="html")
         except FetchError as exc:

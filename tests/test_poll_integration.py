@@ -99,3 +99,29 @@ def test_dead_feeds_fail_visibly_and_others_still_flow(
     assert states["missing"].consecutive_failures == 1
     assert states["ok"].status == "active" and states["ok"].articles_produced == 1
     assert states["deadhost"].last_error
+
+
+def test_robots_txt_disallowed_pages_are_not_fetched(
+    settings: Settings, fixture_server: FixtureServer
+) -> None:
+    fixture_server.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+    page = "<html><body><article><p>" + "Body text. " * 40 + "</p></article></body></html>"
+    fixture_server.add("/private/a.html", page)
+    fixture_server.add("/public/b.html", page)
+    items = "".join(
+        f"<item><title>{name}</title><link>{fixture_server.url(path)}</link>"
+        f"<description>Summary of {name} from the feed.</description></item>"
+        for name, path in (("A", "/private/a.html"), ("B", "/public/b.html"))
+    )
+    fixture_server.add("/r.xml", f"<rss version='2.0'><channel><title>r</title>{items}"
+                       "</channel></rss>", "application/rss+xml")
+    feeds = [FeedConfig(name="r", url=fixture_server.url("/r.xml"))]  # type: ignore[arg-type]
+    assert poll_once(settings, feeds).produced == 2
+    assert fixture_server.hits("/private/a.html") == 0
+    assert fixture_server.hits("/public/b.html") == 1
+    by_title = {json.loads(r.value)["title"]: json.loads(r.value)
+                for r in read_all(settings.kafka_bootstrap, settings.articles_topic)}
+    assert by_title["A"]["extraction"]["source"] == "feed_entry"
+    assert "robots" in by_title["A"]["extraction"]["error"]
+    assert by_title["A"]["text"] == "Summary of A from the feed."
+    assert by_title["B"]["extraction"]["source"] == "page"
