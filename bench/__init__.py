@@ -1,0 +1,1 @@
+"""Side-by-side performance measurements: `python -m bench.run` (see bench/README.md)."""

@@ -1,0 +1,57 @@
+"""What every bench module shares: the Row it returns, the context it gets, and row builders.
+
+A bench module is `bench/bench_<name>.py` with `def rows(ctx: BenchContext) -> list[Row]`.
+Ratios are measured side by side in one run (the baseline and the contender on the same
+inputs, interleaved), never against numbers remembered from another machine or day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+# Functional form because one key, "pass", is a Python keyword. `target` is a comparison
+# such as ">= 0.9", or None for a row that informs and judges nothing (then "pass" is None);
+# `measured` is None when the measurement could not be taken.
+Row = TypedDict(
+    "Row",
+    {
+        "name": str,
+        "unit": str,
+        "target": str | None,
+        "measured": float | None,
+        "pass": bool | None,
+    },
+)
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    repo: Path  # the project root
+    corpora: Path  # ../shared/corpora, read in place
+    scratch: Path  # a temporary folder of this run, removed afterwards
+
+
+def at_least(name: str, unit: str, target: float, measured: float | None) -> Row:
+    return {"name": name, "unit": unit, "target": f">= {target:g}", "measured": measured,
+            "pass": measured is not None and measured >= target}
+
+
+def at_most(name: str, unit: str, target: float, measured: float | None) -> Row:
+    return {"name": name, "unit": unit, "target": f"<= {target:g}", "measured": measured,
+            "pass": measured is not None and measured <= target}
+
+
+def info(name: str, unit: str, measured: float | None) -> Row:
+    return {"name": name, "unit": unit, "target": None, "measured": measured, "pass": None}
+
+
+def throughput(run: Callable[[], int]) -> float:
+    """Items per second of one call of `run`, which returns how many items it processed."""
+    started = time.perf_counter()
+    items = run()
+    elapsed = time.perf_counter() - started
+    return items / elapsed if elapsed > 0 else float("inf")
