@@ -67,7 +67,7 @@ class FeedSite:
     def _address(self, feed: int) -> str:
         """Runs of ten feeds share a host, so every host serves every kind of feed."""
         host, port = self._servers[(feed // 10) % HOSTS].server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def feed_url(self, feed: int) -> str:
         return f"{self._address(feed)}/f/{feed}.xml"
