@@ -236,20 +236,35 @@ def export_opml(settings: Settings, output: Path) -> None:
         click.echo(f"wrote {count} feeds to {output}", err=True)
 
 
+def _drifting_domains(settings: Settings) -> list[dict[str, Any]]:
+    from ingest.es_client import make_es
+    from ingest.extraction_drift_store import DriftStore
+
+    es = make_es(settings)
+    try:
+        return DriftStore(es, settings.drift_index).drifting()
+    finally:
+        es.close()
+
+
 @feeds.command("health")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def feeds_health(settings: Settings, as_json: bool) -> None:
-    """How many feeds are in each status, and every problem feed with its last error."""
+    """How many feeds are in each status, every problem feed with its last error, and the
+    sites whose extraction drifted (their template changed?)."""
     with _registry(settings) as registry:
         entries = registry.entries()
     counts = status_counts(entries)
     bad = problems(entries)
+    drifting = _drifting_domains(settings)
     if as_json:
-        click.echo(json.dumps({"counts": counts, "problems": [_as_json(e) for e in bad]},
-                              ensure_ascii=False))
+        click.echo(json.dumps({"counts": counts, "problems": [_as_json(e) for e in bad],
+                               "extraction_drift": drifting}, ensure_ascii=False))
         return
     click.echo("feeds by status: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for site in drifting:
+        click.echo(f"extraction drift on {site['domain']}: {site['reasons']}")
     if not bad:
         click.echo("no problem feeds")
         return

@@ -4,7 +4,7 @@ set."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 FEEDS_POLLED = Counter(
     "newswatch_feeds_polled_total", "Feed polls by outcome", ["outcome"]
@@ -20,5 +20,9 @@ PRODUCE_ERRORS = Counter("newswatch_produce_errors_total", "Articles Kafka did n
 EXTRACT_SECONDS = Histogram(
     "newswatch_extract_seconds", "Extraction time per page",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+DRIFTING_DOMAINS = Gauge(
+    "newswatch_extraction_drifting_domains",
+    "Domains whose extracted text shrank or failed sharply (site template changed?)",
 )
 FEED_POLL_SECONDS = Histogram("newswatch_feed_poll_seconds", "Wall time of one feed's poll")

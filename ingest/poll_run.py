@@ -27,6 +27,7 @@ from ingest.article import utcnow
 from ingest.article_producer import ArticleProducer, make_producer
 from ingest.es_client import make_es
 from ingest.extraction import ExtractorPool
+from ingest.extraction_drift_store import DriftRecorder, DriftStore
 from ingest.feed_health import HealthPolicy
 from ingest.feed_leases import Claim, claim_due, register
 from ingest.feed_schedule import SchedulePolicy
@@ -63,6 +64,7 @@ def prepare_ingest(settings: Settings) -> None:
     es = make_es(settings)
     try:
         FeedStateStore.from_settings(es, settings).ensure_indices()
+        DriftStore(es, settings.drift_index).ensure()
     finally:
         es.close()
 
@@ -72,6 +74,8 @@ def _poller(
     settings: Settings, es: Elasticsearch, clock: Callable[[], datetime]
 ) -> Iterator[Poller]:
     producer = ArticleProducer(make_producer(settings), settings.articles_topic)
+    drift_store = DriftStore(es, settings.drift_index)
+    drift = DriftRecorder(drift_store.load())
     try:
         with ExtractorPool(settings.extract_processes) as extractor, \
                 Fetcher(fetch_policy(settings)) as fetcher:
@@ -86,7 +90,9 @@ def _poller(
                 concurrency=settings.poll_concurrency,
                 clock=clock,
                 robots=RobotsCache(fetcher),
+                drift=drift,
             )
+        drift_store.save(drift, clock())
     finally:
         producer.close()
 

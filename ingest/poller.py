@@ -24,8 +24,9 @@ from ingest import metrics
 from ingest.article import Article, utcnow
 from ingest.article_builder import build_article
 from ingest.article_producer import ArticleProducer
-from ingest.canonical_url import article_id
+from ingest.canonical_url import article_id, source_domain
 from ingest.extraction import Extracted, ExtractionFailed, ExtractorPool
+from ingest.extraction_drift_store import DriftRecorder
 from ingest.feed_health import (
     HealthPolicy,
     describe_change,
@@ -132,9 +133,11 @@ class Poller:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         robots: RobotsCache | None = None,
+        drift: DriftRecorder | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.robots = robots
+        self.drift = drift
         self.store = store
         self.producer = producer
         self.extractor = extractor
@@ -398,9 +401,15 @@ class Poller:
         if isinstance(result, ExtractionFailed):
             log.info("extraction failed, using feed entry",
                      extra={"feed": feed.name, "url": page.url, "error": str(result)})
+            self._observe_drift(page.url, None)
             return page, None, f"extraction failed: {result}"
         metrics.EXTRACT_SECONDS.observe(result.duration_ms / 1000)
+        self._observe_drift(page.url, len(result.text))
         return page, result, None
+
+    def _observe_drift(self, url: str, text_chars: int | None) -> None:
+        if self.drift is not None:
+            self.drift.observe(source_domain(url), text_chars)
 
     def _article(
         self, feed: FeedConfig,

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         return f"{self.feeds_index}-seen"
 
     @property
+    def drift_index(self) -> str:
+        """Extraction drift per domain (a site that changed its template)."""
+        return f"{self.feeds_index}-drift"
+
+    @property
     def stack_dir(self) -> Path:
         return self.data_dir / "stack"
 
