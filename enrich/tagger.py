@@ -44,7 +44,7 @@ from typing import Any, Literal
 from enrich.mention_context import dateline_head, enumeration_span
 from enrich.taxonomy import ScoringRules, Taxonomy, TermKind
 from enrich.term_matcher import TermHit, TermMatcher
-from enrich.text_normalize import normalize_text
+from enrich.text_normalize import fold_for_matching
 
 __all__ = ["Mention", "TagResult", "Tagger"]
 
@@ -123,14 +123,7 @@ class _Segment:
     negatives: list[_Refusal] = field(default_factory=list)
 
 
-_SPACES = re.compile(r"[^\S\n]+")
-_BREAKS = re.compile(r"\s*\n\s*")
-
-
-def _fold(text: str) -> str:
-    """Normalised text with whitespace runs squeezed (a line break survives as one newline), so
-    phrase terms survive double spaces but never span paragraphs."""
-    return _SPACES.sub(" ", _BREAKS.sub("\n", normalize_text(text))).strip()
+_fold = fold_for_matching
 
 
 def _without_prefix(text: str, prefix: str) -> str:
