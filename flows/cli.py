@@ -132,24 +132,30 @@ def serve(settings: Settings) -> None:
                                                                    path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def extract(files: tuple[Path, ...], as_json: bool) -> None:
-    """Extract article text from saved HTML files."""
-    from ingest.extraction import ExtractionFailed, extract_html
+    """Extract article text from saved HTML files (in the pipeline's supervised process pool,
+    so a hostile file ends in a timeout or a memory error, not a hung command)."""
+    import gzip
+
+    from ingest.extraction import ExtractionFailed, ExtractorPool
+
+    def read(path: Path) -> bytes:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.suffix == ".gz" else raw
 
     failed = 0
-    for path in files:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            import gzip
-
-            raw = gzip.decompress(raw)
-        try:
-            result = extract_html(raw, None)
-            row: dict[str, Any] = {"path": str(path), "title": result.title,
-                                   "text": result.text, "author": result.author,
-                                   "date": result.date, "language": result.language}
-        except ExtractionFailed as exc:
-            failed += 1
-            row = {"path": str(path), "title": None, "text": "", "error": str(exc)}
+    with ExtractorPool(1) as pool:
+        results = pool.map((None, read(path)) for path in files)
+        rows = []
+        for path, result in zip(files, results, strict=True):
+            if isinstance(result, ExtractionFailed):
+                failed += 1
+                rows.append({"path": str(path), "title": None, "text": "",
+                             "error": str(result)})
+            else:
+                rows.append({"path": str(path), "title": result.title, "text": result.text,
+                             "author": result.author, "date": result.date,
+                             "language": result.language})
+    for row in rows:
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:

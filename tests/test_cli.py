@@ -104,3 +104,16 @@ def test_demo_prints_the_seed_article_first_and_one_signed_delivery(settings: Se
     assert "[Idlib]" in first
     assert "webhook deliveries received" in output and ": 1\n" in output
     assert "signature verified: rule idlib-moscow-talks" in output
+
+
+def test_extract_reports_a_file_that_is_not_html_and_goes_on(tmp_path: Path) -> None:
+    pdf = tmp_path / "report.html"
+    pdf.write_bytes(b"%PDF-1.4 not a page")
+    page = REPO / "flows" / "demo_site" / "harbour-festival.html"
+    code, output = invoke("extract", str(pdf), str(page), "--json")
+    assert code == 0  # one file was extracted
+    rows = [json.loads(line) for line in output.splitlines()]
+    assert rows[0]["text"] == "" and "not HTML" in rows[0]["error"]
+    assert "forty thousand" in rows[1]["text"]
+    code, _ = invoke("extract", str(pdf))
+    assert code == 1  # nothing could be extracted
