@@ -40,6 +40,23 @@ class BulkOutcome:
     rejected: list[ItemFailure] = field(default_factory=list)
 
 
+def _sort_item(ok: bool, item: dict[str, Any], outcome: BulkOutcome) -> None:
+    """Put one bulk item result in its bucket: 429 and 5xx are Elasticsearch being busy or
+    unwell (retry), any other failure is the document's own fault (dead-letter)."""
+    result = item.get("index", item)
+    doc_id = str(result.get("_id"))
+    if ok:
+        outcome.indexed.append(doc_id)
+        return
+    status = int(result.get("status", 0))
+    error = json.dumps(result.get("error"), ensure_ascii=False)[:2000]
+    failure = ItemFailure(doc_id, status, error)
+    if status == 429 or status >= 500:
+        outcome.retryable.append(failure)
+    else:
+        outcome.rejected.append(failure)
+
+
 def articles_template(alias: str, shards: int, replicas: int) -> dict[str, Any]:
     text = resources.files("infra").joinpath("elasticsearch/articles-template.json").read_text(
         "utf-8"
@@ -97,18 +114,7 @@ class ArticleIndex:
                 raise_on_exception=True,
                 refresh="wait_for" if refresh else False,
             ):
-                result = item.get("index", item)
-                doc_id = str(result.get("_id"))
-                if ok:
-                    outcome.indexed.append(doc_id)
-                    continue
-                status = int(result.get("status", 0))
-                error = json.dumps(result.get("error"), ensure_ascii=False)[:2000]
-                failure = ItemFailure(doc_id, status, error)
-                if status == 429 or status >= 500:
-                    outcome.retryable.append(failure)
-                else:
-                    outcome.rejected.append(failure)
+                _sort_item(ok, item, outcome)
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise IndexUnavailable(f"{type(exc).__name__}: {exc}") from exc
         except ApiError as exc:
