@@ -26,6 +26,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from enrich import metrics
@@ -125,6 +126,7 @@ class EnrichWorker:
                 max_records=self.settings.worker_batch_size,
             )
             records = [r for batch in polled.values() for r in batch]
+            self._report_lag()
             if records:
                 last_record = time.monotonic()
                 try:
@@ -142,6 +144,20 @@ class EnrichWorker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _report_lag(self) -> None:
+        """Records behind the end of each assigned partition, from what the consumer already
+        knows (the last fetch's high watermark): no extra request per poll."""
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = self.consumer.position(tp, timeout_ms=0)
+            except KafkaError:  # not known yet (just assigned): next poll
+                continue
+            if position is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - position))
 
     def process_batch(self, records: list[Any]) -> None:
         started = time.monotonic()
