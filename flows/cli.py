@@ -124,6 +124,16 @@ def serve(settings: Settings) -> None:
 
     load_feeds(settings.feeds_file)  # refuse to start on an invalid feeds file
     prepare_ingest(settings)
+    if settings.metrics_port is not None:
+        from prometheus_client import REGISTRY
+
+        from ingest.es_client import make_es
+        from ingest.feed_metrics import FeedStateCollector
+        from ingest.metrics_server import serve_metrics
+
+        REGISTRY.register(FeedStateCollector(make_es(settings), settings.feeds_index,
+                                             settings.drift_index))
+        serve_metrics(settings.metrics_port)
     serve_poll_feeds(settings)
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from enrich.worker import run_worker
 from infra.embedded_stack import free_port
+from ingest.es_client import make_es
+from ingest.feed_metrics import FeedStateCollector
+from ingest.feeds_config import FeedConfig
 from ingest.kafka_topics import ensure_topics
+from ingest.poll_run import poll_once
 from ingest.settings import Settings
 from tests.support.articles import make_article
+from tests.support.http_fixture_server import FixtureServer
 from tests.support.kafka_tools import produce
 
 
@@ -27,3 +33,22 @@ def test_worker_serves_prometheus_metrics(settings: Settings) -> None:
     assert samples['newswatch_offset_commits_total{outcome="ok"}'] >= 1
     lags = [v for k, v in samples.items() if k.startswith("newswatch_consumer_lag{")]
     assert lags and all(v == 0 for v in lags)
+
+
+def test_feed_registry_metrics_come_from_the_shared_state(
+    settings: Settings, fixture_server: FixtureServer
+) -> None:
+    fixture_server.add("/ok.xml", "<rss version='2.0'><channel><title>ok</title></channel></rss>",
+                       "application/rss+xml")
+    feeds = [FeedConfig(name="ok", url=fixture_server.url("/ok.xml")),  # type: ignore[arg-type]
+             FeedConfig(name="gone", url=fixture_server.url("/gone.xml"))]  # type: ignore[arg-type]
+    poll_once(settings, feeds)
+    es = make_es(settings)
+    es.indices.refresh(index=settings.feeds_index)
+    registry = CollectorRegistry()
+    registry.register(FeedStateCollector(es, settings.feeds_index, settings.drift_index))
+    assert registry.get_sample_value("newswatch_feeds", {"status": "active"}) == 1
+    assert registry.get_sample_value("newswatch_feeds", {"status": "backoff"}) == 1
+    assert registry.get_sample_value("newswatch_feeds_failing", {"kind": "http_404"}) == 1
+    assert registry.get_sample_value("newswatch_sites_extraction_drift") == 0
+    es.close()
