@@ -75,6 +75,9 @@ def _site(pages: list[tuple[str, bytes]]) -> Iterator[str]:
 
         def do_GET(self) -> None:
             kind, _, name = self.path.strip("/").partition("/")
+            if kind not in ("p", "feed"):  # robots.txt and anything else: not here
+                self.send_error(404)
+                return
             number = int(name.split(".")[0])
             body = pages[number][1] if kind == "p" else feed(number)
             self.send_response(200)
