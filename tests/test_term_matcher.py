@@ -115,3 +115,16 @@ def test_one_needle_many_keys_and_empty_matchers() -> None:
     assert sorted(keys(matcher, "Iran")) == ["a", "b"]
     assert matcher.size == 1
     assert list(TermMatcher([]).find("Iran")) == []
+
+
+def test_fold_table_commutes_with_case_folding() -> None:
+    """Why one pass after casefold() is enough: case folding leaves every replacement as it
+    is, no replacement is itself folded again, and every cased variant of a folded character
+    reaches the table through casefold()."""
+    from enrich.text_normalize import _FOLD
+
+    for char, replacement in _FOLD.items():
+        assert replacement.casefold() == replacement
+        assert not set(replacement) & set(_FOLD)
+        for variant in {char.upper(), char.lower(), char.title()}:
+            assert normalize_text(variant) == normalize_text(char) or variant == char
