@@ -48,7 +48,7 @@ class Enricher:
         language = article.language or detect_language(f"{article.title}\n{article.text[:2000]}")
         tags = self.tagger.tag(article.title, article.text, language)
         found = self.gazetteer.find(article.title, article.text)
-        signature = minhash_signature(f"{article.title}\n{article.text}")
+        signature = minhash_signature(article.title, article.text)
         doc = article.model_dump(mode="json", exclude={"summary"} if not article.summary else None)
         doc.update(
             {

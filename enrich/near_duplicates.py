@@ -46,6 +46,8 @@ ROWS = NUM_PERM // BANDS
 SIMILARITY_THRESHOLD = 0.6
 
 _MERSENNE_61 = np.uint64((1 << 61) - 1)
+_SHIFT_61 = np.uint64(61)
+_PERSON = SCHEME[:16].encode()
 _MASK_32 = np.uint64(0xFFFFFFFF)
 _CHUNK = 4096  # shingles hashed per numpy step: bounds the temporary matrix to 4 MB
 _WORD = re.compile(r"\w+")
@@ -87,7 +89,7 @@ def shingle_hashes(words: Sequence[str]) -> np.ndarray:
     """
     if not words:
         return np.empty(0, dtype=np.uint64)
-    word_hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64,
+    word_hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64,
                               count=len(words))
     width = min(SHINGLE_WORDS, len(words))
     count = len(words) - width + 1
@@ -97,17 +99,37 @@ def shingle_hashes(words: Sequence[str]) -> np.ndarray:
     return np.unique(folded)
 
 
-def minhash_signature(text: str) -> list[int]:
-    """NUM_PERM unsigned 32-bit minima (they fit the index's `long` field); [] for no words."""
-    hashed = shingle_hashes(_WORD.findall(normalize_text(text)))
+def _permuted(hashed: np.ndarray) -> np.ndarray:
+    """(a·x + b) mod (2⁶¹ − 1), low 32 bits, for every shingle (rows) and permutation (columns).
+
+    The modulo without a division: 2⁶¹ ≡ 1, so the bits above 61 fold onto the low ones and
+    one conditional subtraction finishes (a·x + b < 2⁶⁴). In place, to keep temporaries few.
+    """
+    values = hashed[:, None] * _A
+    values += _B
+    folded = values & _MERSENNE_61
+    values >>= _SHIFT_61
+    folded += values
+    np.subtract(folded, _MERSENNE_61, out=folded, where=folded >= _MERSENNE_61)
+    folded &= _MASK_32
+    return folded
+
+
+def minhash_signature(*parts: str) -> list[int]:
+    """NUM_PERM unsigned 32-bit minima (they fit the index's `long` field); [] for no words.
+
+    Several parts sign as their concatenation with line breaks ("title", "body" is
+    "title\nbody"), each folded on its own so the tagger's cached folding is reused.
+    """
+    words = [word for part in parts for word in _WORD.findall(normalize_text(part))]
+    hashed = shingle_hashes(words)
     if hashed.size == 0:
         return []
     minima = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
     for begin in range(0, hashed.size, _CHUNK):
-        chunk = hashed[begin : begin + _CHUNK, None]
-        permuted = ((chunk * _A + _B) % _MERSENNE_61) & _MASK_32
+        permuted = _permuted(hashed[begin : begin + _CHUNK])
         np.minimum(minima, permuted.min(axis=0), out=minima)
-    return [int(value) for value in minima]
+    return [int(value) for value in minima.tolist()]
 
 
 def band_keys(signature: Sequence[int]) -> list[str]:
@@ -116,13 +138,11 @@ def band_keys(signature: Sequence[int]) -> list[str]:
         return []
     if len(signature) != NUM_PERM:
         raise ValueError(f"signature has {len(signature)} values, expected {NUM_PERM}")
-    keys = []
-    for band in range(BANDS):
-        rows = signature[band * ROWS : (band + 1) * ROWS]
-        payload = b"".join(int(value).to_bytes(4, "big") for value in rows)
-        digest = hashlib.blake2b(payload, digest_size=8, person=SCHEME[:16].encode()).hexdigest()
-        keys.append(f"b{band}:{digest}")
-    return keys
+    rows = np.asarray(signature, dtype=">u4").reshape(BANDS, ROWS)  # 4 big-endian bytes each
+    digests = (
+        hashlib.blake2b(row.tobytes(), digest_size=8, person=_PERSON).hexdigest() for row in rows
+    )
+    return [f"b{band}:{digest}" for band, digest in enumerate(digests)]
 
 
 def estimated_similarity(left: Sequence[int], right: Sequence[int]) -> float:

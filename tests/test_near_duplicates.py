@@ -169,3 +169,8 @@ def test_long_texts_match_the_plain_definition() -> None:
         a, b = int(all_a[slot]), int(all_b[slot])
         expected = min(((a * x + b) % prime) & 0xFFFFFFFF for x in hashed)
         assert signature[slot] == expected
+
+
+def test_parts_sign_as_their_concatenation() -> None:
+    title, body = "Shelling in Idlib", "Artillery hit Saraqib and Ariha on Tuesday, residents said."
+    assert minhash_signature(title, body) == minhash_signature(f"{title}\n{body}")
