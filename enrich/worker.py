@@ -33,7 +33,7 @@ from enrich import metrics
 from enrich.alerts import Alert, AlertEngine, AlertPublishError
 from enrich.article_index import ArticleIndex, IndexUnavailable
 from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, CheckpointProducerTimeout
-from enrich.cluster_lookup import assign_clusters
+from enrich.cluster_lookup import BandLookup, ClusterLookup
 from enrich.enricher import Enricher
 from ingest.article import SCHEMA_VERSION, Article
 from ingest.settings import Settings
@@ -106,6 +106,7 @@ class EnrichWorker:
         self.index = ArticleIndex(
             es, settings.articles_alias, shards=settings.es_shards, replicas=settings.es_replicas
         )
+        self.clusters = ClusterLookup(es, settings.articles_alias, settings.dedup_index)
         self.enricher = enricher
         self.alerts = alerts
         self.instance_id = instance_id
@@ -187,7 +188,9 @@ class EnrichWorker:
             origin[doc["id"]] = record
             docs.append(doc)
         unique = list({d["id"]: d for d in docs}.values())
-        indexed = self._index_until_resolved(unique, origin, checkpoint)
+        lookup = BandLookup()
+        indexed = self._index_until_resolved(unique, origin, checkpoint, lookup)
+        self._record_clusters([d for d in unique if d["id"] in indexed], lookup)
         if fired:
             self._publish_until_done([a for a in fired if a.article_id in indexed], checkpoint)
         checkpoint.commit()
@@ -199,9 +202,11 @@ class EnrichWorker:
 
     # --- indexing with every item accounted for -----------------------------------------
     def _index_until_resolved(
-        self, docs: list[dict[str, Any]], origin: dict[str, Any], checkpoint: BatchCheckpoint
+        self, docs: list[dict[str, Any]], origin: dict[str, Any], checkpoint: BatchCheckpoint,
+        lookup: BandLookup,
     ) -> set[str]:
-        """Index the batch; every document ends indexed (returned) or dead-lettered."""
+        """Index the batch; every document ends indexed (returned) or dead-lettered. `lookup`
+        collects what the cluster assignment learnt about the batch's band pointers."""
         indexed: set[str] = set()
         attempts: dict[str, int] = {}
         remaining = docs
@@ -209,7 +214,9 @@ class EnrichWorker:
         paused = False
         while remaining:
             try:
-                self._assign_clusters(remaining)
+                found = self._assign_clusters(remaining)
+                lookup.taken |= found.taken
+                lookup.stale |= found.stale
                 outcome = self.index.write(remaining)
             except IndexUnavailable as exc:
                 metrics.INDEX_OUTAGES.inc()
@@ -270,14 +277,34 @@ class EnrichWorker:
                 self.consumer.resume(*self.consumer.assignment())
             return
 
-    def _assign_clusters(self, docs: list[dict[str, Any]]) -> None:
+    def _assign_clusters(self, docs: list[dict[str, Any]]) -> BandLookup:
         """Near-duplicates across all workers: the index is the shared memory."""
         try:
-            assign_clusters(self.es, self.settings.articles_alias, docs)
+            return self.clusters.assign(docs)
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise IndexUnavailable(f"cluster lookup: {exc}") from exc
         except ApiError as exc:
             raise IndexUnavailable(f"cluster lookup failed: {exc}") from exc
+
+    def _record_clusters(self, docs: list[dict[str, Any]], lookup: BandLookup) -> None:
+        """Band pointers of the indexed documents, before the offsets move on: a later copy
+        (on any worker) finds its cluster through them. Waits out an outage like indexing."""
+        backoff = 0.5
+        paused = False
+        while docs:
+            try:
+                self.clusters.record(docs, lookup)
+            except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
+                metrics.INDEX_OUTAGES.inc()
+                log.error("band pointers not written yet: pausing",
+                          extra={"error": str(exc), "documents": len(docs)})
+                paused = True
+                self._pause_and_wait(backoff)
+                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+                continue
+            if paused:
+                self.consumer.resume(*self.consumer.assignment())
+            return
 
     def _pause_and_wait(self, seconds: float) -> None:
         """Wait for Elasticsearch without losing the group membership or any records."""
@@ -311,8 +338,9 @@ class EnrichWorker:
         while not self.stop_event.is_set():
             try:
                 self.index.ensure()
+                self.clusters.ensure()
                 return
-            except IndexUnavailable as exc:
+            except (IndexUnavailable, TransportConnectionError, ConnectionTimeout) as exc:
                 log.error("elasticsearch unavailable at start", extra={"error": str(exc)})
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.settings.worker_max_backoff_s)

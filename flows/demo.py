@@ -62,7 +62,8 @@ def demo_settings(settings: Settings, config_dir: Path) -> Settings:
 def _reset_indices(settings: Settings) -> None:
     es = make_es(settings)
     try:
-        names = [settings.feeds_index, settings.seen_index, settings.alerts_index]
+        names = [settings.feeds_index, settings.seen_index, settings.alerts_index,
+                 settings.dedup_index]
         if es.indices.exists_alias(name=settings.articles_alias):
             names += list(es.indices.get_alias(name=settings.articles_alias).body)
         for name in names:

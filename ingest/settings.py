@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         return f"{self.feeds_index}-drift"
 
     @property
+    def dedup_index(self) -> str:
+        """Near-duplicate band pointers (band key -> first article with it), looked up by id.
+        A sibling of the alias, not under it: `{alias}-*` is the articles' own pattern."""
+        return f"{self.articles_alias}.dedup-bands"
+
+    @property
     def stack_dir(self) -> Path:
         return self.data_dir / "stack"
 

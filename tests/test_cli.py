@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from enrich.worker import run_worker
+from ingest.es_client import make_es
 from flows.cli import cli
 from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
@@ -64,6 +65,9 @@ def test_search_json_one_object_per_hit_with_the_contract_fields(settings: Setti
     produce(settings.kafka_bootstrap, settings.articles_topic,
             [(a.id.encode(), a.to_bytes()) for a in articles])
     assert run_worker(settings, until_idle_s=1).indexed == 3
+    # Searchable after the next refresh (1 s); the worker does not force one per batch.
+    with make_es(settings) as es:
+        es.indices.refresh(index=settings.articles_alias)
     code, output = invoke("search", "Idlib", "--json", "--sort", "newest")
     assert code == 0
     hits = [json.loads(line) for line in output.splitlines()]

@@ -1,5 +1,6 @@
 """Near-duplicate clustering through the index shared by all workers, against the embedded
-Elasticsearch API (noida-db): band keys stored as keywords, looked up with one terms query."""
+Elasticsearch API (noida-db): band pointers and signatures looked up by id. Nothing here
+refreshes an index: gets are real-time, so a copy stored a moment ago is already found."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich.cluster_lookup import assign_clusters
+from enrich.cluster_lookup import BandLookup, ClusterLookup
 from enrich.near_duplicates import band_keys, minhash_signature
 from ingest.settings import Settings
 from tests.conftest import CORPORA, REPO
@@ -45,6 +46,14 @@ def document(doc_id: str, text: str) -> dict[str, Any]:
 
 
 @pytest.fixture
+def clusters(es: Elasticsearch, settings: Settings) -> Iterator[ClusterLookup]:
+    lookup = ClusterLookup(es, settings.articles_alias, settings.dedup_index)
+    lookup.ensure()
+    yield lookup
+    es.indices.delete(index=settings.dedup_index, ignore_unavailable=True)
+
+
+@pytest.fixture
 def es(settings: Settings) -> Iterator[Elasticsearch]:
     """The articles template under this test's alias, and its first backing index."""
     client = Elasticsearch(settings.es_url, request_timeout=30)
@@ -59,27 +68,28 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
     client.close()
 
 
-def index(es: Elasticsearch, alias: str, docs: list[dict[str, Any]]) -> None:
+def index(clusters: ClusterLookup, docs: list[dict[str, Any]],
+          lookup: BandLookup | None = None) -> None:
+    """What the worker does once clusters are assigned: store the documents, then their band
+    pointers."""
     for doc in docs:
-        es.index(index=alias, id=doc["id"], document=doc)
-    es.indices.refresh(index=alias)
+        clusters.es.index(index=clusters.alias, id=doc["id"], document=doc)
+    clusters.record(docs, lookup or BandLookup())
 
 
-def test_copy_in_a_later_batch_joins_the_stored_cluster(
-    es: Elasticsearch, settings: Settings
-) -> None:
-    alias = settings.articles_alias
+def test_copy_in_a_later_batch_joins_the_stored_cluster(clusters: ClusterLookup) -> None:
     first = [document("a-original", STORY_A), document("b-original", STORY_B)]
-    assign_clusters(es, alias, first)
+    found = clusters.assign(first)
     assert [d["cluster_id"] for d in first] == ["a-original", "b-original"]
-    index(es, alias, first)
+    assert found.taken == found.stale == set()
+    index(clusters, first, found)
 
     later = [
         document("c-other", STORY_C),
         document("a-copy", syndicated_copy(STORY_A)),
         document("b-copy", syndicated_copy(STORY_B)),
     ]
-    assign_clusters(es, alias, later)
+    clusters.assign(later)
     assert {d["id"]: d["cluster_id"] for d in later} == {
         "c-other": "c-other",
         "a-copy": "a-original",
@@ -87,16 +97,14 @@ def test_copy_in_a_later_batch_joins_the_stored_cluster(
     }
 
 
-def test_copies_within_one_batch_share_the_first_ones_cluster(
-    es: Elasticsearch, settings: Settings
-) -> None:
+def test_copies_within_one_batch_share_the_first_ones_cluster(clusters: ClusterLookup) -> None:
     batch = [
         document("d-original", STORY_D),
         document("c-original", STORY_C),
         document("d-copy-1", syndicated_copy(STORY_D)),
         document("d-copy-2", STORY_D + "\nUpdated at 18:00."),
     ]
-    assign_clusters(es, settings.articles_alias, batch)
+    clusters.assign(batch)
     assert [d["cluster_id"] for d in batch] == [
         "d-original",
         "c-original",
@@ -105,16 +113,14 @@ def test_copies_within_one_batch_share_the_first_ones_cluster(
     ]
 
 
-def test_redelivered_documents_keep_their_clusters(es: Elasticsearch, settings: Settings) -> None:
-    alias = settings.articles_alias
+def test_redelivered_documents_keep_their_clusters(clusters: ClusterLookup) -> None:
     batch = [document("a-first", STORY_A), document("a-second", syndicated_copy(STORY_A))]
-    assign_clusters(es, alias, batch)
-    index(es, alias, batch)
+    index(clusters, batch, clusters.assign(batch))
 
     # The same batch again (a redelivery after a crash before the offset commit), in both orders.
     for order in (batch, batch[::-1]):
         again = [document(d["id"], d["text"]) for d in order]
-        assign_clusters(es, alias, again)
+        clusters.assign(again)
         assert {d["id"]: d["cluster_id"] for d in again} == {
             "a-first": "a-first",
             "a-second": "a-first",
@@ -122,51 +128,101 @@ def test_redelivered_documents_keep_their_clusters(es: Elasticsearch, settings: 
 
     # Alone, the stored original finds only itself and its copy: it stays its own cluster.
     alone = [document("a-first", STORY_A)]
-    assign_clusters(es, alias, alone)
+    clusters.assign(alone)
     assert alone[0]["cluster_id"] == "a-first"
 
 
-def test_a_redelivered_document_keeps_its_stored_cluster(
-    es: Elasticsearch, settings: Settings
-) -> None:
-    alias = settings.articles_alias
+def test_a_redelivered_document_keeps_its_stored_cluster(clusters: ClusterLookup) -> None:
     # Stored as the copy of an original that is gone from the index since (retention).
     stored = document("b-copy", syndicated_copy(STORY_B)) | {"cluster_id": "b-deleted-original"}
-    index(es, alias, [stored])
+    index(clusters, [stored])
     redelivered = [document("b-copy", syndicated_copy(STORY_B))]
-    assign_clusters(es, alias, redelivered)
+    clusters.assign(redelivered)
     assert redelivered[0]["cluster_id"] == "b-deleted-original"
 
 
-def test_a_new_document_is_never_its_own_earlier_copy(
-    es: Elasticsearch, settings: Settings
-) -> None:
+def test_a_new_document_is_never_its_own_earlier_copy(clusters: ClusterLookup) -> None:
     # Twice in one batch before it was ever stored (a redelivery overlapping the original
     # delivery): the second occurrence must not join the first as an "earlier copy".
     twice = [
         document("e-new", syndicated_copy(STORY_B)),
         document("e-new", syndicated_copy(STORY_B)),
     ]
-    assign_clusters(es, settings.articles_alias, twice)
+    clusters.assign(twice)
     assert [d["cluster_id"] for d in twice] == ["e-new", "e-new"]
 
 
 def test_shared_band_without_similar_signature_is_not_a_duplicate(
-    es: Elasticsearch, settings: Settings
+    clusters: ClusterLookup,
 ) -> None:
-    alias = settings.articles_alias
-    stored = document("b-stored", STORY_B)
-    index(es, alias, [stored])
+    stored = document("b-stored", STORY_B) | {"cluster_id": "b-stored"}
+    index(clusters, [stored])
     # A different story that happens to share one band key must still be verified by signature.
     unrelated = document("c-unrelated", STORY_C)
     unrelated["dedup_bands"] = [*unrelated["dedup_bands"], stored["dedup_bands"][0]]
-    assign_clusters(es, alias, [unrelated])
+    found = clusters.assign([unrelated])
     assert unrelated["cluster_id"] == "c-unrelated"
+    assert found.taken == {stored["dedup_bands"][0]}  # the pointer was found, then refuted
 
 
 def test_missing_index_and_empty_texts_give_own_clusters(settings: Settings) -> None:
     client = Elasticsearch(settings.es_url, request_timeout=30)
     docs = [document("empty-1", ""), document("empty-2", ""), document("x", STORY_A)]
-    assign_clusters(client, settings.articles_alias, docs)  # alias not created yet
+    # Neither the alias nor the pointer index exists yet.
+    ClusterLookup(client, settings.articles_alias, settings.dedup_index).assign(docs)
     client.close()
     assert [d["cluster_id"] for d in docs] == ["empty-1", "empty-2", "x"]
+
+
+def test_the_first_article_with_a_band_keeps_it(clusters: ClusterLookup) -> None:
+    original = [document("f-original", STORY_A)]
+    index(clusters, original, clusters.assign(original))
+    copy = [document("f-copy", syndicated_copy(STORY_A))]
+    found = clusters.assign(copy)
+    assert copy[0]["cluster_id"] == "f-original"
+    shared = set(copy[0]["dedup_bands"]) & set(original[0]["dedup_bands"])
+    assert shared and found.taken == shared
+    # Only the copy's own new bands get pointers; the shared ones still name the original.
+    written = clusters.record(copy, found)
+    assert written == len(set(copy[0]["dedup_bands"]) - shared)
+    pointers = clusters.es.mget(index=clusters.pointers_index, ids=sorted(shared))["docs"]
+    assert {p["_source"]["article_id"] for p in pointers} == {"f-original"}
+
+
+def test_a_band_of_a_deleted_article_goes_to_the_next_one(clusters: ClusterLookup) -> None:
+    gone = [document("g-gone", STORY_C)]
+    index(clusters, gone, clusters.assign(gone))
+    clusters.es.delete(index=clusters.alias, id="g-gone")  # retention removed it
+
+    successor = [document("g-successor", syndicated_copy(STORY_C))]
+    found = clusters.assign(successor)
+    assert successor[0]["cluster_id"] == "g-successor"
+    assert found.stale and found.stale <= set(gone[0]["dedup_bands"])
+    index(clusters, successor, found)
+
+    later = [document("g-later", STORY_C + "\nCorrection appended.")]
+    clusters.assign(later)
+    assert later[0]["cluster_id"] == "g-successor"
+
+
+def test_articles_in_an_older_backing_index_are_still_found(
+    clusters: ClusterLookup, es: Elasticsearch, settings: Settings
+) -> None:
+    alias = settings.articles_alias
+    old = [document("h-old", STORY_D)]
+    index(clusters, old, clusters.assign(old))
+    # A rollover: a new write index behind the alias; the old one stays readable.
+    es.indices.create(index=f"{alias}-000002")
+    es.indices.update_aliases(actions=[
+        {"add": {"index": f"{alias}-000001", "alias": alias, "is_write_index": False}},
+        {"add": {"index": f"{alias}-000002", "alias": alias, "is_write_index": True}},
+    ])
+    try:
+        batch = [document("h-old", STORY_D), document("h-copy", syndicated_copy(STORY_D))]
+        clusters.assign(batch)
+        assert [d["cluster_id"] for d in batch] == ["h-old", "h-old"]
+        fresh = [document("h-copy-2", STORY_D + "\nLast updated today.")]
+        clusters.assign(fresh)
+        assert fresh[0]["cluster_id"] == "h-old"
+    finally:
+        es.indices.delete(index=f"{alias}-000002", ignore_unavailable=True)
