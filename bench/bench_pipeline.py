@@ -207,7 +207,10 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
 
     es = make_es(settings)
     try:
+        es.indices.refresh(index=settings.articles_alias)  # the worker never forces one
         docs = [hit["_source"] for hit in helpers.scan(es, index=settings.articles_alias)]
+        if len(docs) != len(articles):
+            raise RuntimeError(f"worker stored {len(docs)} of {len(articles)} articles")
         target = f"raw-{uuid.uuid4().hex[:8]}"
         es.indices.create(index=target, settings={"number_of_shards": 1,
                                                   "number_of_replicas": 0})
