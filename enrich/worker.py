@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -39,6 +39,7 @@ from ingest.article import SCHEMA_VERSION, Article
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class PoisonRecord(Exception):
@@ -255,27 +256,34 @@ class EnrichWorker:
                 backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
         return indexed
 
-    def _publish_until_done(self, fired: list[Alert], checkpoint: BatchCheckpoint) -> None:
-        """Alerts of indexed articles reach news.alerts and the alerts index before the
-        offsets move on; while either is down, wait like for an index outage."""
-        assert self.alerts is not None
+    def _until_done(self, action: Callable[[], _T], errors: tuple[type[Exception], ...],
+                    what: str, **context: int) -> _T:
+        """Run a step the batch cannot be committed without; while it fails with `errors`, keep
+        the partitions paused (membership kept, nothing committed) and retry with backoff."""
         backoff = 0.5
         paused = False
         while True:
             try:
-                result = self.alerts.publish(fired)
-            except AlertPublishError as exc:
-                log.error("alerts not published yet: pausing",
-                          extra={"error": str(exc), "alerts": len(fired)})
+                result = action()
+            except errors as exc:
+                log.error(f"{what} failed: pausing", extra={"error": str(exc), **context})
                 paused = True
                 self._pause_and_wait(backoff)
                 backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
                 continue
-            for future in result.futures:
-                checkpoint.add_side_output(future)
             if paused:
                 self.consumer.resume(*self.consumer.assignment())
-            return
+            return result
+
+    def _publish_until_done(self, fired: list[Alert], checkpoint: BatchCheckpoint) -> None:
+        """Alerts of indexed articles reach news.alerts and the alerts index before the
+        offsets move on; while either is down, wait like for an index outage."""
+        alerts = self.alerts
+        assert alerts is not None
+        result = self._until_done(lambda: alerts.publish(fired), (AlertPublishError,),
+                                  "publishing alerts", alerts=len(fired))
+        for future in result.futures:
+            checkpoint.add_side_output(future)
 
     def _assign_clusters(self, docs: list[dict[str, Any]]) -> BandLookup:
         """Near-duplicates across all workers: the index is the shared memory."""
@@ -289,22 +297,10 @@ class EnrichWorker:
     def _record_clusters(self, docs: list[dict[str, Any]], lookup: BandLookup) -> None:
         """Band pointers of the indexed documents, before the offsets move on: a later copy
         (on any worker) finds its cluster through them. Waits out an outage like indexing."""
-        backoff = 0.5
-        paused = False
-        while docs:
-            try:
-                self.clusters.record(docs, lookup)
-            except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
-                metrics.INDEX_OUTAGES.inc()
-                log.error("band pointers not written yet: pausing",
-                          extra={"error": str(exc), "documents": len(docs)})
-                paused = True
-                self._pause_and_wait(backoff)
-                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
-                continue
-            if paused:
-                self.consumer.resume(*self.consumer.assignment())
-            return
+        if docs:
+            self._until_done(lambda: self.clusters.record(docs, lookup),
+                             (TransportConnectionError, ConnectionTimeout, ApiError),
+                             "writing band pointers", documents=len(docs))
 
     def _pause_and_wait(self, seconds: float) -> None:
         """Wait for Elasticsearch without losing the group membership or any records."""

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from enrich.worker import run_worker
-from ingest.es_client import make_es
 from flows.cli import cli
+from ingest.es_client import make_es
 from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
 from tests.conftest import REPO
