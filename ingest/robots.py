@@ -1,25 +1,25 @@
 """robots.txt for article pages: fetched once per site through the same guarded Fetcher, cached,
-and read with urllib.robotparser.
+and read with Protego (Scrapy's parser).
 
 A site's robots.txt is its stated wish about crawlers; news sites often disallow paths (search,
 print views, paywalled sections) newswatch must leave alone. RFC 9309 decides the awkward cases:
 a 4xx means "no rules" (allow all), while a 5xx, 429 or an unreachable server means "assume
 everything is disallowed" until a retry, cached for a shorter time so a recovered site is seen
-again soon. urllib.robotparser applies the first matching rule in file order; RFC 9309 and the
-big crawlers use the longest match, so the parsed rules are reordered longest-first (an Allow
-wins a tie). robotparser does not understand `*` and `$` wildcards; such rules match literally.
+again soon. Why Protego and not urllib.robotparser: the standard parser applies the first
+matching rule in file order and reads `*` and `$` literally, while RFC 9309 and the big crawlers
+use the longest match and wildcards — which news sites use for print views and query strings
+(`Disallow: /*?print=`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
+from protego import Protego
 
 from ingest.http_fetch import Fetcher, FetchError
 
@@ -36,7 +36,7 @@ class RobotsVerdict:
 
 @dataclass
 class _SiteRules:
-    parser: urllib.robotparser.RobotFileParser | None  # None: a blanket answer, see allow_all
+    parser: Protego | None  # None: a blanket answer, see allow_all
     allow_all: bool
     note: str
     expires_at: float
@@ -52,17 +52,8 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.decode('ascii')}/robots.txt"
 
 
-def parse_robots(text: str) -> urllib.robotparser.RobotFileParser:
-    parser = urllib.robotparser.RobotFileParser()
-    parser.parse(text.splitlines())
-    # `entries` and `default_entry` are undocumented but unchanged since Python 2.
-    groups: list[Any] = [*getattr(parser, "entries", [])]
-    if getattr(parser, "default_entry", None) is not None:
-        groups.append(parser.default_entry)  # type: ignore[attr-defined]
-    for group in groups:
-        # Longest path first, Allow before Disallow on equal length (RFC 9309 §2.2.2).
-        group.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
-    return parser
+def parse_robots(text: str) -> Protego:
+    return Protego.parse(text)
 
 
 class RobotsCache:
@@ -88,7 +79,7 @@ class RobotsCache:
         rules = self._rules_for(robots_url(url))
         if rules.parser is None:
             return RobotsVerdict(rules.allow_all, rules.note)
-        if rules.parser.can_fetch(self.agent, url):
+        if rules.parser.can_fetch(url, self.agent):
             return RobotsVerdict(True, "allowed by robots.txt")
         return RobotsVerdict(False, "disallowed by robots.txt")
 

@@ -55,9 +55,17 @@ def test_product_token_and_robots_url() -> None:
 
 def test_longest_match_wins_regardless_of_order() -> None:
     parser = parse_robots("User-agent: *\nDisallow: /\nAllow: /news/\nDisallow: /news/drafts/\n")
-    assert parser.can_fetch("newswatch", "http://x.test/news/today")
-    assert not parser.can_fetch("newswatch", "http://x.test/news/drafts/1")
-    assert not parser.can_fetch("newswatch", "http://x.test/about")
+    assert parser.can_fetch("http://x.test/news/today", "newswatch")
+    assert not parser.can_fetch("http://x.test/news/drafts/1", "newswatch")
+    assert not parser.can_fetch("http://x.test/about", "newswatch")
+
+
+def test_wildcards_and_end_anchors_as_sites_write_them() -> None:
+    parser = parse_robots("User-agent: *\nDisallow: /*?print=\nDisallow: /*.pdf$\n")
+    assert not parser.can_fetch("http://x.test/world/story-1?print=1", "newswatch")
+    assert parser.can_fetch("http://x.test/world/story-1", "newswatch")
+    assert not parser.can_fetch("http://x.test/files/report.pdf", "newswatch")
+    assert parser.can_fetch("http://x.test/files/report.pdf.html", "newswatch")
 
 
 def test_rules_for_our_agent_apply(fixture_server: FixtureServer, fetcher: Fetcher) -> None:
