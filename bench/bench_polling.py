@@ -46,6 +46,9 @@ SLOW_S = 1.0
 PAGE = ("<html><head><title>Bench article {n}</title></head><body><article><h1>Bench article "
         "{n}</h1>" + "<p>A paragraph of plausible article text about the region. </p>" * 12
         + "</article></body></html>")
+# Page fetches obey robots.txt: a site without one (or one the server fails to send) would be
+# "unreachable" and its pages skipped, so every host serves this permissive one.
+ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 
 def _kind(feed: int) -> str:
@@ -59,6 +62,7 @@ class FeedSite:
     def __init__(self) -> None:
         self.generation = 0
         self.requests = 0
+        self.page_requests = 0
         self._lock = threading.Lock()
         self._servers = [self._server(f"127.0.1.{h + 1}") for h in range(HOSTS)]
         self._threads = [threading.Thread(target=s.serve_forever, daemon=True)
@@ -98,7 +102,12 @@ class FeedSite:
                 with site._lock:
                     site.requests += 1
                 kind, _, name = self.path.strip("/").partition("/")
+                if kind == "robots.txt":  # asked once per host; rules apply to every page
+                    self._send(200, ROBOTS, "text/plain")
+                    return
                 if kind == "p":
+                    with site._lock:
+                        site.page_requests += 1
                     self._send(200, PAGE.format(n=name).encode(), "text/html; charset=utf-8")
                     return
                 feed = int(name.split(".")[0])
@@ -192,16 +201,16 @@ def rows(ctx: BenchContext) -> list[Row]:
         print(f"   first run: {_describe(warm)}, {warm.seconds:.1f} s", flush=True)
 
         site.generation += 1
-        site.requests = 0
+        site.requests = site.page_requests = 0
         started = time.perf_counter()
         steady = poll_once(settings, feeds)
         wall = time.perf_counter() - started
-        requests = site.requests
+        requests, pages = site.requests, site.page_requests
         print(f"   steady run: {_describe(steady)}, {steady.produced} articles, "
-              f"{requests} requests, {wall:.1f} s", flush=True)
+              f"{requests} requests ({pages} article pages), {wall:.1f} s", flush=True)
         expected = {"not_modified": 600, "ok": 300, "unchanged": 100}
         complete = dict(Counter(o.result for o in steady.outcomes)) == expected \
-            and steady.produced == 300
+            and steady.produced == 300 and pages == 300
 
         # every feed due at once (a clock a day ahead), two runners sharing them under leases
         site.generation += 1
