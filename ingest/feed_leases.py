@@ -7,9 +7,12 @@ other gets a conflict and moves on. The winner polls the feed and writes the out
 the version its claim produced, clearing the lease. A runner that crashes leaves its lease to
 expire at `lease_until`; after that the feed is due again for everyone.
 
-Runners compare `lease_until` with their own clocks: keep hosts NTP-synchronised, and keep
-`lease_s` well above the longest a batch can take (a lease that expires mid-poll lets a second
-runner in; the first then finds its final write refused and logs it, losing nothing).
+While its feeds are polled, the runner renews each lease once a third of it has gone by
+(`ingest.lease_renewal`), so a poll may take longer than `lease_s`; the lease length only
+bounds how long a crashed runner's feeds wait. Runners compare `lease_until` with their own
+clocks: keep hosts NTP-synchronised. A lease that expires anyway (a runner paused longer than
+`lease_s`) lets a second runner in; the first finds its renewal or final write refused and
+logs it, losing nothing.
 """
 
 from __future__ import annotations

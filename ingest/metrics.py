@@ -10,6 +10,10 @@ FEEDS_POLLED = Counter(
     "newswatch_feeds_polled_total", "Feed polls by outcome", ["outcome"]
 )
 FEED_ERRORS = Counter("newswatch_feed_errors_total", "Feed poll errors by kind", ["kind"])
+LEASE_RENEWALS = Counter(
+    "newswatch_feed_lease_renewals_total",
+    "Renewals of feed leases held during long polls (renewed | lost | failed)", ["result"],
+)
 ENTRIES_SEEN = Counter("newswatch_feed_entries_total", "Feed entries read", ["state"])
 PAGES_FETCHED = Counter("newswatch_pages_fetched_total", "Article page fetches", ["outcome"])
 ARTICLES_EXTRACTED = Counter(

@@ -35,6 +35,7 @@ from ingest.feed_state import FeedStateStore
 from ingest.feeds_config import FeedConfig, load_feeds
 from ingest.http_fetch import Fetcher, FetchPolicy
 from ingest.kafka_topics import ensure_topics
+from ingest.lease_renewal import LeaseKeeper
 from ingest.poller import Poller, PollReport
 from ingest.robots import RobotsCache
 from ingest.settings import Settings
@@ -71,7 +72,8 @@ def prepare_ingest(settings: Settings) -> None:
 
 @contextmanager
 def _poller(
-    settings: Settings, es: Elasticsearch, clock: Callable[[], datetime]
+    settings: Settings, es: Elasticsearch, clock: Callable[[], datetime],
+    leases: LeaseKeeper | None = None,
 ) -> Iterator[Poller]:
     producer = ArticleProducer(make_producer(settings), settings.articles_topic)
     drift_store = DriftStore(es, settings.drift_index)
@@ -91,6 +93,7 @@ def _poller(
                 clock=clock,
                 robots=RobotsCache(fetcher),
                 drift=drift,
+                leases=leases,
             )
         drift_store.save(drift, clock())
     finally:
@@ -168,7 +171,8 @@ def poll_due(
                 claims = pending.pop() if pending else claim(wanted)
                 return [(by_name[c.state.name], c) for c in claims]
 
-            with _poller(settings, es, clock) as poller:
+            with LeaseKeeper(store, lease_s=lease, clock=clock) as keeper, \
+                    _poller(settings, es, clock, keeper) as poller:
                 report = poller.poll_claiming(more)
     finally:
         es.close()

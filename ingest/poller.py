@@ -47,6 +47,7 @@ from ingest.feed_schedule import (
 from ingest.feed_state import DocVersion, FeedState, FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig
 from ingest.http_fetch import Fetcher, FetchError, FetchResult
+from ingest.lease_renewal import LeaseKeeper
 from ingest.robots import RobotsCache
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,10 @@ class Poller:
         rng: random.Random | None = None,
         robots: RobotsCache | None = None,
         drift: DriftRecorder | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.leases = leases
         self.robots = robots
         self.drift = drift
         self.store = store
@@ -165,7 +168,14 @@ class Poller:
         until it returns none. Claiming as threads free up (not batch after batch) means a
         feed that takes its whole timeout holds one thread, not a batch's worth of them, and
         a feed's lease starts shortly before it is polled."""
-        return self._run(lambda n: [_Job(f, c.state, c.version) for f, c in claim(n)])
+        def jobs(wanted: int) -> list[_Job]:
+            claimed = claim(wanted)
+            if self.leases is not None:
+                for _, held in claimed:
+                    self.leases.hold(held)
+            return [_Job(f, c.state, c.version) for f, c in claimed]
+
+        return self._run(jobs)
 
     def _run(self, next_jobs: Callable[[int], list[_Job]]) -> PollReport:
         started = time.monotonic()
@@ -210,6 +220,9 @@ class Poller:
             except Exception:  # recording failed too: the lease expires by itself
                 log.exception("feed state not recorded", extra={"feed": feed.name})
             return FeedOutcome(feed.name, str(feed.url), "error", "internal", repr(exc))
+        finally:
+            if self.leases is not None and job.version is not None:
+                self.leases.discard(feed.name)  # released already unless the write failed
 
     def _initial_state(self, feed: FeedConfig, state: FeedState | None) -> FeedState:
         configured = str(feed.url)
@@ -346,6 +359,8 @@ class Poller:
                 "feed": after.name, "url": after.url, "from_status": before.status,
                 "to_status": after.status, "reason": reason})
         try:
+            if version is not None and self.leases is not None:
+                version = self.leases.release(after.name, version)
             self.store.save(after, version=version)
         except StaleVersion:
             log.warning("feed lease lost before the outcome was written; the state another "
