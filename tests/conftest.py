@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from ingest.es_client import make_es
+from ingest.feed_state import FeedStateStore
+from ingest.poll_run import prepare_ingest
 from ingest.settings import Settings
 from tests.support.http_fixture_server import FixtureServer
 
@@ -59,6 +62,15 @@ def settings(
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[FeedStateStore]:
+    """The feed state store of this test's settings, its index and template installed."""
+    prepare_ingest(settings)
+    es = make_es(settings)
+    yield FeedStateStore.from_settings(es, settings)
+    es.close()
 
 
 @pytest.fixture

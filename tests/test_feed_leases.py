@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
@@ -16,7 +16,7 @@ from ingest.es_client import make_es
 from ingest.feed_leases import ClaimResult, claim_due, register
 from ingest.feed_state import FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_due, prepare_ingest
+from ingest.poll_run import poll_due
 from ingest.poller import PollReport
 from ingest.settings import Settings
 from tests.support.http_fixture_server import FixtureServer, Route
@@ -29,14 +29,6 @@ PAGE = "<html><body><article><p>" + "A paragraph of article text. " * 20 + \
 def configs(count: int, base: str = "https://feeds.example") -> list[FeedConfig]:
     return [FeedConfig(name=f"f{i:02}", url=f"{base}/f{i:02}.xml")  # type: ignore[arg-type]
             for i in range(count)]
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[FeedStateStore]:
-    prepare_ingest(settings)
-    es = make_es(settings)
-    yield FeedStateStore.from_settings(es, settings)
-    es.close()
 
 
 def test_racing_claimants_each_get_a_disjoint_share_and_nothing_is_left(

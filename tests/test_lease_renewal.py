@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ingest.es_client import make_es
-from ingest.feed_leases import claim_due, register
+from ingest.feed_leases import Claim, claim_due, register
 from ingest.feed_state import FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig
 from ingest.lease_renewal import LeaseKeeper
-from ingest.poll_run import poll_due, prepare_ingest
+from ingest.poll_run import poll_due
 from ingest.poller import PollReport
 from ingest.settings import Settings
 from tests.support.http_fixture_server import FixtureServer, Route
@@ -33,22 +32,20 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def store(settings: Settings) -> Iterator[FeedStateStore]:
-    prepare_ingest(settings)
-    es = make_es(settings)
-    yield FeedStateStore.from_settings(es, settings)
-    es.close()
+def _leased_by_a(store: FeedStateStore, clock: Clock) -> tuple[Claim, LeaseKeeper]:
+    """Feed "slow" claimed by runner a at T0 for 600 s, held by a's keeper."""
+    register(store, FEED)
+    (claim,) = claim_due(store, ["slow"], runner_id="a", now=T0, lease_s=600, limit=1).claims
+    keeper = LeaseKeeper(store, lease_s=600, clock=clock)
+    keeper.hold(claim)
+    return claim, keeper
 
 
 def test_a_held_lease_is_renewed_after_a_third_and_the_final_write_matches_it(
     store: FeedStateStore,
 ) -> None:
-    register(store, FEED)
     clock = Clock()
-    (claim,) = claim_due(store, ["slow"], runner_id="a", now=T0, lease_s=600, limit=1).claims
-    keeper = LeaseKeeper(store, lease_s=600, clock=clock)
-    keeper.hold(claim)
+    claim, keeper = _leased_by_a(store, clock)
 
     clock.now = T0 + timedelta(seconds=150)
     assert keeper.renew_due() == 0  # a quarter gone: not yet
@@ -75,11 +72,8 @@ def test_a_held_lease_is_renewed_after_a_third_and_the_final_write_matches_it(
 def test_a_lease_taken_by_another_runner_is_reported_lost_not_overwritten(
     store: FeedStateStore,
 ) -> None:
-    register(store, FEED)
     clock = Clock()
-    (claim,) = claim_due(store, ["slow"], runner_id="a", now=T0, lease_s=600, limit=1).claims
-    keeper = LeaseKeeper(store, lease_s=600, clock=clock)
-    keeper.hold(claim)
+    claim, keeper = _leased_by_a(store, clock)
     # runner a stalled past its lease without renewing (a long pause); b takes the feed
     taken = claim_due(store, ["slow"], runner_id="b", now=T0 + timedelta(seconds=601),
                       lease_s=600, limit=1)
