@@ -93,7 +93,6 @@ class ClusterLookup:
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
                 mappings={"dynamic": "strict", "properties": {
                     "article_id": {"type": "keyword", "index": False},
-                    "cluster_id": {"type": "keyword", "index": False},
                 }},
             )
         except Exception as exc:  # created meanwhile by another worker
@@ -107,12 +106,13 @@ class ClusterLookup:
         except NotFoundError:
             return []
 
-    def _get_articles(self, ids: Iterable[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+    def _get_articles(
+        self, indices: list[str], ids: Iterable[str], fields: list[str]
+    ) -> dict[str, dict[str, Any]]:
         """Stored articles by id, from every index behind the alias (after a rollover an id
         may live in an older one)."""
         wanted = sorted(set(ids))
-        indices = self._backing_indices() if wanted else []
-        if not indices:
+        if not indices or not wanted:
             return {}
         found = self.es.mget(
             docs=[{"_index": index, "_id": doc_id} for index in indices for doc_id in wanted],
@@ -142,9 +142,10 @@ class ClusterLookup:
     def assign(self, docs: list[dict[str, Any]]) -> BandLookup:
         """Set `cluster_id` on every doc (dicts with `id`, `minhash`, `dedup_bands`), in place."""
         batch_ids = [doc["id"] for doc in docs]
+        indices = self._backing_indices()
         known = {
             doc_id: source.get("cluster_id") or doc_id
-            for doc_id, source in self._get_articles(batch_ids, ["cluster_id"]).items()
+            for doc_id, source in self._get_articles(indices, batch_ids, ["cluster_id"]).items()
         }
         new_bands = sorted({
             band for doc in docs if doc["id"] not in known for band in doc.get("dedup_bands") or []
@@ -152,7 +153,7 @@ class ClusterLookup:
         pointers = self._get_pointers(new_bands)
         # A redelivered document never meets its stored self among the candidates.
         pointed = {article for article in pointers.values() if article not in known}
-        stored_articles = self._get_articles(pointed, ["cluster_id", "minhash"])
+        stored_articles = self._get_articles(indices, pointed, ["cluster_id", "minhash"])
         lookup = BandLookup()
         bands_of: dict[str, set[str]] = {}
         for band, article in pointers.items():
@@ -208,7 +209,7 @@ class ClusterLookup:
                     "_op_type": "index" if band in lookup.stale else "create",
                     "_index": self.pointers_index,
                     "_id": band,
-                    "_source": {"article_id": doc["id"], "cluster_id": doc["cluster_id"]},
+                    "_source": {"article_id": doc["id"]},
                 })
         written = 0
         for ok, item in helpers.streaming_bulk(
