@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 class _Held:
     state: FeedState  # as last written with this runner's lease
     version: DocVersion
-    lost: bool = False
+    lost: bool = False  # a renewal was refused: another runner holds the feed now
+    done: bool = False  # released or discarded: never renewed again
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -66,19 +67,24 @@ class LeaseKeeper:
     def release(self, name: str, version: DocVersion) -> DocVersion:
         """Stop renewing `name`; the version its final write must match (`version` when this
         keeper never held it). Raises StaleVersion when a renewal found the lease taken."""
-        with self._lock:
-            held = self._held.pop(name, None)
+        held = self._stop(name)  # waits out a renewal in progress: its version is the last
         if held is None:
             return version
-        with held.lock:  # a renewal in progress finishes first, so its version is the last
-            if held.lost:
-                raise StaleVersion(f"lease on feed {name!r} was lost during the poll")
-            return held.version
+        if held.lost:
+            raise StaleVersion(f"lease on feed {name!r} was lost during the poll")
+        return held.version
 
     def discard(self, name: str) -> None:
         """Stop renewing `name` without a final write (its lease then expires by itself)."""
+        self._stop(name)
+
+    def _stop(self, name: str) -> _Held | None:
         with self._lock:
-            self._held.pop(name, None)
+            held = self._held.pop(name, None)
+        if held is not None:
+            with held.lock:
+                held.done = True
+        return held
 
     def held(self) -> list[str]:
         with self._lock:
@@ -87,19 +93,16 @@ class LeaseKeeper:
     def renew_due(self) -> int:
         """Renew every held lease that has run a third of its length; how many were renewed."""
         with self._lock:
-            held = list(self._held.items())
+            held = list(self._held.values())
         renewed = 0
-        for name, entry in held:
+        for entry in held:
             with entry.lock:
-                if entry.lost or entry.state.lease_until is None:
+                if entry.done or entry.lost or entry.state.lease_until is None:
                     continue
                 now = self.clock()
                 if entry.state.lease_until - now > timedelta(
                         seconds=self.lease_s - self.renew_after_s):
                     continue
-                with self._lock:
-                    if name not in self._held:  # released while we waited for its lock
-                        continue
                 renewed += self._renew(entry, now)
         return renewed
 

@@ -4,11 +4,8 @@ every due feed is claimed by exactly one runner, and a crashed runner's lease ex
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -19,11 +16,9 @@ from ingest.feeds_config import FeedConfig
 from ingest.poll_run import poll_due
 from ingest.poller import PollReport
 from ingest.settings import Settings
-from tests.support.http_fixture_server import FixtureServer, Route
+from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer, delayed
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-PAGE = "<html><body><article><p>" + "A paragraph of article text. " * 20 + \
-    "</p></article></body></html>"
 
 
 def configs(count: int, base: str = "https://feeds.example") -> list[FeedConfig]:
@@ -92,26 +87,15 @@ def test_feeds_not_yet_due_or_disabled_are_not_claimed(store: FeedStateStore) ->
     assert [c.state.name for c in result.claims] == ["f02"]
 
 
-def _slow_feed(body: bytes, delay_s: float) -> Callable[[BaseHTTPRequestHandler], None]:
-    def handler(request: BaseHTTPRequestHandler) -> None:
-        time.sleep(delay_s)  # long enough that both runners are busy at the same time
-        request.send_response(200)
-        request.send_header("Content-Type", "application/rss+xml")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
-    return handler
-
-
 def test_two_runners_polling_at_once_never_poll_a_feed_twice(
     settings: Settings, fixture_server: FixtureServer
 ) -> None:
     count = 30
     for i in range(count):
-        page = fixture_server.add(f"/p{i:02}.html", PAGE)
+        page = fixture_server.add(f"/p{i:02}.html", ARTICLE_PAGE)
         rss = (f"<rss version='2.0'><channel><title>f{i:02}</title><item><title>Item {i}"
                f"</title><link>{page}</link></item></channel></rss>").encode()
-        fixture_server.routes[f"/f{i:02}.xml"] = Route(handler=_slow_feed(rss, 0.05))
+        fixture_server.routes[f"/f{i:02}.xml"] = delayed(rss, 0.05)  # both runners busy at once
     feeds = configs(count, fixture_server.base_url)
     light = settings.model_copy(update={"extract_processes": 1, "poll_concurrency": 4})
     reports: dict[str, PollReport] = {}

@@ -17,8 +17,7 @@ from ingest.lease_renewal import LeaseKeeper
 from ingest.poll_run import poll_due
 from ingest.poller import PollReport
 from ingest.settings import Settings
-from tests.support.http_fixture_server import FixtureServer, Route
-from tests.test_feed_leases import PAGE, _slow_feed
+from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer, delayed
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 FEED = [FeedConfig(name="slow", url="https://feeds.example/slow.xml")]  # type: ignore[arg-type]
@@ -104,10 +103,10 @@ def test_a_poll_longer_than_its_lease_is_not_polled_again_by_a_second_runner(
 ) -> None:
     """Real clocks: the feed answers after 6 s, the lease lasts 3 s. Runner b ticks at 4 s,
     when an unrenewed lease would have expired, and must find nothing due."""
-    page = fixture_server.add("/p.html", PAGE)
+    page = fixture_server.add("/p.html", ARTICLE_PAGE)
     rss = (f"<rss version='2.0'><channel><title>slow</title><item><title>Item</title>"
            f"<link>{page}</link></item></channel></rss>").encode()
-    fixture_server.routes["/slow.xml"] = Route(handler=_slow_feed(rss, 6.0))
+    fixture_server.routes["/slow.xml"] = delayed(rss, 6.0)
     feeds = [FeedConfig(name="slow", url=fixture_server.url("/slow.xml"))]  # type: ignore[arg-type]
     light = settings.model_copy(update={"extract_processes": 1, "poll_concurrency": 2})
     reports: dict[str, PollReport] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,23 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     # For behaviour a fixed response cannot express (drips, endless bodies, conditional GET).
     handler: Callable[[BaseHTTPRequestHandler], None] | None = None
+
+
+# An article page trafilatura extracts in full (a few hundred characters of prose).
+ARTICLE_PAGE = ("<html><body><article><p>" + "A paragraph of article text. " * 20
+                + "</p></article></body></html>")
+
+
+def delayed(body: bytes, delay_s: float, content_type: str = "application/rss+xml") -> Route:
+    """A response that starts only after `delay_s`: a slow server, seen from the client."""
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay_s)
+        request.send_response(200)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+    return Route(handler=handler)
 
 
 class FixtureServer:
