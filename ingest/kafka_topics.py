@@ -1,14 +1,17 @@
-"""Create the pipeline's Kafka topics when they are missing (idempotent, safe to race)."""
+"""Create the pipeline's Kafka topics when they are missing (idempotent, safe to race), each
+with its configured retention; lengthen the retention of existing ones that keep less."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ingest.settings import Settings
+from ingest.topic_retention import retention_to_set
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,11 @@ def ensure_topics(settings: Settings) -> list[str]:
         settings.alerts_topic: max(1, min(3, settings.articles_partitions)),
         settings.dlq_topic: 1,
     }
+    retention = {
+        settings.articles_topic: settings.articles_retention_ms,
+        settings.alerts_topic: settings.alerts_retention_ms,
+        settings.dlq_topic: settings.dlq_retention_ms,
+    }
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, client_id="newswatch-admin",
         request_timeout_ms=15000,
@@ -27,7 +35,8 @@ def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, partitions, settings.replication_factor)
+            NewTopic(name, partitions, settings.replication_factor,
+                     topic_configs={"retention.ms": str(retention[name])})
             for name, partitions in wanted.items()
             if name not in existing
         ]
@@ -40,6 +49,53 @@ def ensure_topics(settings: Settings) -> list[str]:
                                                    "partitions": topic.num_partitions})
             except TopicAlreadyExistsError:
                 pass
+        _lengthen_retention(admin, {t: ms for t, ms in retention.items() if t in existing})
         return created
     finally:
         admin.close()
+
+
+def topic_retention_ms(admin: KafkaAdminClient, topics: list[str]) -> dict[str, int | None]:
+    """retention.ms of each topic as the broker reports it (None: not reported)."""
+    if not topics:
+        return {}
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+    )
+    configs: dict[str, dict[str, Any]] = described.get("topic", {})
+    found: dict[str, int | None] = {}
+    for topic in topics:
+        entry = (configs.get(topic) or {}).get("retention.ms") or {}
+        try:
+            found[topic] = int(entry["value"])
+        except (KeyError, TypeError, ValueError):
+            found[topic] = None
+    return found
+
+
+def _lengthen_retention(admin: KafkaAdminClient, wanted: dict[str, int]) -> None:
+    """Lengthen, never shorten. A broker that refuses (no DescribeConfigs/AlterConfigs right)
+    does not stop the pipeline: the topics work, and the log says retention was not checked."""
+    try:
+        _apply_longer_retention(admin, wanted)
+    except KafkaError as exc:
+        log.warning("topic retention not checked: the broker refused", extra={
+            "topics": sorted(wanted), "error": repr(exc)})
+
+
+def _apply_longer_retention(admin: KafkaAdminClient, wanted: dict[str, int]) -> None:
+    current = topic_retention_ms(admin, sorted(wanted))
+    changes = {
+        topic: new
+        for topic, ms in wanted.items()
+        if (new := retention_to_set(current.get(topic), ms)) is not None
+    }
+    if not changes:
+        return
+    admin.alter_configs([
+        ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(ms)})
+        for topic, ms in sorted(changes.items())
+    ])
+    for topic, ms in sorted(changes.items()):
+        log.info("lengthened topic retention", extra={
+            "topic": topic, "retention_ms": ms, "was_ms": current.get(topic)})

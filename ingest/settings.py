@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     alerts_topic: str = "news.alerts"
     dlq_topic: str = "news.dlq"
     articles_partitions: int = Field(default=6, ge=1)
+    # retention.ms per topic (-1: forever), set when newswatch creates a topic and only ever
+    # lengthened on an existing one (ingest/topic_retention.py). Dead letters stay until replayed.
+    articles_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+    alerts_retention_ms: int = Field(default=30 * 24 * 3600 * 1000, ge=-1)
+    dlq_retention_ms: int = Field(default=-1, ge=-1)
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = "newswatch-enrich"
     # Stable per worker (static membership): a restarted worker takes its partitions back.
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     metrics_port: int | None = None
+
+    @field_validator("articles_retention_ms", "alerts_retention_ms", "dlq_retention_ms")
+    @classmethod
+    def _retention_keeps_something(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 would delete every record at once: give milliseconds, or -1 "
+                             "to keep them forever")
+        return value
 
     @model_validator(mode="after")
     def _intervals_in_order(self) -> Settings:

@@ -266,6 +266,8 @@ def test_settings_accept_the_values_compose_gives_them(
     assert settings.kafka_host_port == ("kafka", 19092)
     assert settings.es_host_port == ("elasticsearch", 9200)
     assert settings.articles_partitions == 6
+    assert settings.dlq_retention_ms == -1  # dead letters are never expired by the broker
+    assert settings.articles_retention_ms == 7 * 24 * 3600 * 1000
 
 
 # --- compose: health and start order ------------------------------------------------------------
