@@ -64,3 +64,20 @@ class DeadLetter(BaseModel):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")
+
+
+class ReplayReceipt(BaseModel):
+    """Written to `Settings.dlq_replays_topic` once a letter's replay was acknowledged, keyed by
+    the letter's place in the DLQ, so `dlq list` and `dlq replay` can leave it out next time."""
+
+    dlq_partition: int
+    dlq_offset: int
+    replayed_at: datetime
+    to_topic: str
+
+    @property
+    def letter_key(self) -> bytes:
+        return f"{self.dlq_partition}/{self.dlq_offset}".encode()
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")

@@ -250,39 +250,60 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--kind", "kinds", multiple=True, help="Only these error kinds.")
+@click.option("--all", "show_all", is_flag=True, help="Also the letters already replayed.")
 @click.pass_obj
-def dlq_list(settings: Settings, as_json: bool, kinds: tuple[str, ...]) -> None:
+def dlq_list(settings: Settings, as_json: bool, kinds: tuple[str, ...], show_all: bool) -> None:
+    """Dead letters waiting for a replay (with --all: the replayed ones too, marked)."""
     from enrich.dead_letter_admin import read_dead_letters
 
     letters = [s for s in read_dead_letters(settings) if not kinds or s.letter.error_kind in kinds]
-    for stored in letters:
-        letter = stored.letter
+    shown = [s for s in letters if show_all or s.replay is None]
+    for stored in shown:
+        letter, replay = stored.letter, stored.replay
         if as_json:
-            click.echo(json.dumps({"dlq_offset": stored.dlq_offset, **letter.model_dump(
-                mode="json", exclude={"value_b64"})}, ensure_ascii=False))
+            click.echo(json.dumps({
+                "dlq_partition": stored.dlq_partition, "dlq_offset": stored.dlq_offset,
+                **letter.model_dump(mode="json", exclude={"value_b64"}),
+                "replayed_at": replay.replayed_at.isoformat() if replay else None,
+                "replayed_to": replay.to_topic if replay else None,
+            }, ensure_ascii=False))
         else:
+            mark = (f"  [replayed {replay.replayed_at:%Y-%m-%d %H:%M} to {replay.to_topic}]"
+                    if replay else "")
             click.echo(f"#{stored.dlq_offset} {letter.failed_at:%Y-%m-%d %H:%M:%S} "
                        f"{letter.error_kind:24} {letter.topic}/{letter.partition}@{letter.offset}"
-                       f"  {letter.error[:120]}")
+                       f"  {letter.error[:120]}{mark}")
     if not as_json:
-        click.echo(f"{len(letters)} dead letters in {settings.dlq_topic}")
+        waiting = sum(1 for s in letters if s.replay is None)
+        replayed = len(letters) - waiting
+        hint = f", {replayed} replayed" + ("" if show_all else " (--all shows them)")
+        click.echo(f"{waiting} dead letters waiting in {settings.dlq_topic}"
+                   + (hint if replayed else ""))
 
 
 @dlq.command("replay")
 @click.option("--kind", "kinds", multiple=True, help="Only these error kinds.")
 @click.option("--offset", "offsets", type=int, multiple=True, help="Only these DLQ offsets.")
 @click.option("--to-topic", default=None, help="Produce here instead of the origin topic.")
+@click.option("--again", is_flag=True, help="Also letters that were replayed before.")
 @click.pass_obj
 def dlq_replay(settings: Settings, kinds: tuple[str, ...], offsets: tuple[int, ...],
-               to_topic: str | None) -> None:
+               to_topic: str | None, again: bool) -> None:
     """Put dead letters back into their origin topic (their original key and bytes)."""
     from enrich.dead_letter_admin import read_dead_letters, replay_dead_letters
 
-    chosen = [s for s in read_dead_letters(settings)
-              if (not kinds or s.letter.error_kind in kinds)
-              and (not offsets or s.dlq_offset in offsets)]
+    matching = [s for s in read_dead_letters(settings)
+                if (not kinds or s.letter.error_kind in kinds)
+                and (not offsets or s.dlq_offset in offsets)]
+    chosen = [s for s in matching if again or s.replay is None]
     count = replay_dead_letters(settings, chosen, to_topic=to_topic)
-    click.echo(f"replayed {count} dead letters")
+    skipped = len(matching) - len(chosen)
+    click.echo(f"replayed {count} dead letters"
+               + (f", skipped {skipped} replayed before (--again replays them too)"
+                  if skipped else ""))
+    if count < len(chosen):
+        raise click.ClickException(f"{len(chosen) - count} dead letters could not be "
+                                   "replayed (see the log); they stay waiting")
 
 
 @cli.command()

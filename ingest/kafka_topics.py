@@ -17,11 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create news.articles (N partitions), news.alerts and news.dlq; return those created."""
+    """Create news.articles (N partitions), news.alerts, news.dlq and news.dlq.replays;
+    return those created."""
     wanted = {
         settings.articles_topic: settings.articles_partitions,
         settings.alerts_topic: max(1, min(3, settings.articles_partitions)),
         settings.dlq_topic: 1,
+        settings.dlq_replays_topic: 1,
     }
     retention = {
         settings.articles_topic: settings.articles_retention_ms,
@@ -36,7 +38,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         missing = [
             NewTopic(name, partitions, settings.replication_factor,
-                     topic_configs={"retention.ms": str(retention[name])})
+                     topic_configs=_topic_configs(name, settings, retention))
             for name, partitions in wanted.items()
             if name not in existing
         ]
@@ -53,6 +55,13 @@ def ensure_topics(settings: Settings) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def _topic_configs(name: str, settings: Settings, retention: dict[str, int]) -> dict[str, str]:
+    if name == settings.dlq_replays_topic:
+        # One receipt per letter, keyed by it: compaction keeps the latest, nothing expires.
+        return {"cleanup.policy": "compact"}
+    return {"retention.ms": str(retention[name])}
 
 
 def topic_retention_ms(admin: KafkaAdminClient, topics: list[str]) -> dict[str, int | None]:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         return self.config_dir / "alerts.yaml"
 
     @property
+    def dlq_replays_topic(self) -> str:
+        """Which dead letters were replayed, when and where to (compacted: one per letter)."""
+        return f"{self.dlq_topic}.replays"
+
+    @property
     def seen_index(self) -> str:
         """Entries already produced, by article id: survives restarts, shared by runners."""
         return f"{self.feeds_index}-seen"

@@ -78,7 +78,7 @@ def test_a_dlq_created_with_a_short_retention_is_made_to_keep_its_letters(
         NewTopic(settings.dlq_topic, 1, 1, topic_configs={"retention.ms": str(HOUR)}),
         NewTopic(settings.articles_topic, 3, 1, topic_configs={"retention.ms": str(30 * DAY)}),
     ])
-    assert ensure_topics(settings) == [settings.alerts_topic]
+    assert ensure_topics(settings) == [settings.alerts_topic, settings.dlq_replays_topic]
     retention = topic_retention_ms(admin, [settings.dlq_topic, settings.articles_topic])
     assert retention[settings.dlq_topic] == FOREVER
     assert retention[settings.articles_topic] == 30 * DAY  # longer than configured: kept
