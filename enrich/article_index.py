@@ -1,16 +1,21 @@
 """The articles index: template, write alias, and bulk writes whose every item is accounted for.
 
 Documents are written through the alias with `_id` = article id, so a redelivered article
-overwrites itself. Each bulk item ends in exactly one bucket: indexed, retryable (429/5xx:
-Elasticsearch is busy, try again) or rejected (4xx: the document itself is wrong, dead-letter
-it). A failure of the whole request (connection refused, timeout) raises IndexUnavailable: the
-caller keeps the batch and waits, it does not drop anything.
+overwrites itself. After a rollover (enrich/index_rollover.py) the alias writes to a new
+backing index, so a document already stored in an older one is written to that index by name
+(`homes`): an id lives in exactly one backing index.
+
+Each bulk item ends in exactly one bucket: indexed, retryable (429/5xx: Elasticsearch is busy,
+try again) or rejected (4xx: the document itself is wrong, dead-letter it). A failure of the
+whole request (connection refused, timeout) raises IndexUnavailable: the caller keeps the
+batch and waits, it does not drop anything.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -97,11 +102,18 @@ class ArticleIndex:
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise IndexUnavailable(str(exc)) from exc
 
-    def write(self, docs: list[dict[str, Any]], *, refresh: bool = False) -> BulkOutcome:
+    def write(
+        self, docs: list[dict[str, Any]], *, refresh: bool = False,
+        homes: Mapping[str, str] | None = None,
+    ) -> BulkOutcome:
+        """`homes`: article id -> the backing index already holding it (from a lookup by id);
+        every other document goes to the alias's write index."""
         outcome = BulkOutcome()
         if not docs:
             return outcome
-        actions = ({"_index": self.alias, "_id": d["id"], "_source": d} for d in docs)
+        homes = homes or {}
+        actions = ({"_index": homes.get(d["id"], self.alias), "_id": d["id"], "_source": d}
+                   for d in docs)
         try:
             for ok, item in helpers.streaming_bulk(
                 self.es,

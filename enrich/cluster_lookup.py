@@ -60,6 +60,9 @@ class BandLookup:
 
     taken: set[str] = field(default_factory=set)  # pointer exists and its article is stored
     stale: set[str] = field(default_factory=set)  # pointer exists, its article is gone
+    # Batch documents already stored -> the backing index holding them, so a redelivery is
+    # rewritten there and not into the alias's newer write index after a rollover.
+    homes: dict[str, str] = field(default_factory=dict)
 
 
 def choose_cluster(doc_id: str, minhash: Sequence[int], candidates: Iterable[_Candidate]) -> str:
@@ -110,7 +113,7 @@ class ClusterLookup:
         self, indices: list[str], ids: Iterable[str], fields: list[str]
     ) -> dict[str, dict[str, Any]]:
         """Stored articles by id, from every index behind the alias (after a rollover an id
-        may live in an older one)."""
+        may live in an older one); `_index` in each says which."""
         wanted = sorted(set(ids))
         if not indices or not wanted:
             return {}
@@ -119,7 +122,7 @@ class ClusterLookup:
             source_includes=fields,
         )
         return {
-            doc["_id"]: doc.get("_source") or {}
+            doc["_id"]: {**(doc.get("_source") or {}), "_index": doc["_index"]}
             for doc in found["docs"]
             if doc.get("found")
         }
@@ -143,9 +146,9 @@ class ClusterLookup:
         """Set `cluster_id` on every doc (dicts with `id`, `minhash`, `dedup_bands`), in place."""
         batch_ids = [doc["id"] for doc in docs]
         indices = self._backing_indices()
+        stored_batch = self._get_articles(indices, batch_ids, ["cluster_id"])
         known = {
-            doc_id: source.get("cluster_id") or doc_id
-            for doc_id, source in self._get_articles(indices, batch_ids, ["cluster_id"]).items()
+            doc_id: source.get("cluster_id") or doc_id for doc_id, source in stored_batch.items()
         }
         new_bands = sorted({
             band for doc in docs if doc["id"] not in known for band in doc.get("dedup_bands") or []
@@ -154,7 +157,7 @@ class ClusterLookup:
         # A redelivered document never meets its stored self among the candidates.
         pointed = {article for article in pointers.values() if article not in known}
         stored_articles = self._get_articles(indices, pointed, ["cluster_id", "minhash"])
-        lookup = BandLookup()
+        lookup = BandLookup(homes={doc_id: s["_index"] for doc_id, s in stored_batch.items()})
         bands_of: dict[str, set[str]] = {}
         for band, article in pointers.items():
             if article in stored_articles:

@@ -13,3 +13,5 @@ COMMITS = Counter("newswatch_offset_commits_total", "Offset commits", ["outcome"
 BATCH_SECONDS = Histogram("newswatch_batch_seconds", "Wall time from poll to commit per batch")
 CONSUMER_LAG = Gauge("newswatch_consumer_lag", "Records not yet committed", ["partition"])
 TOPICS_TAGGED = Counter("newswatch_topics_tagged_total", "Topic tags given", ["topic"])
+INDEX_ROLLOVERS = Counter("newswatch_index_rollovers_total",
+                          "Rollover checks of the articles alias", ["outcome"])

@@ -93,7 +93,9 @@ def reprocess(
                 continue
             doc.update({k: source[k] for k in KEPT_FIELDS if k in source})
             docs.append(doc)
-        outcome = index.write(docs, refresh=True)
+        # Rewritten where each one is stored: after a rollover the alias writes elsewhere.
+        outcome = index.write(docs, refresh=True,
+                              homes={hit["_id"]: hit["_index"] for hit in hits})
         for failure in outcome.rejected + outcome.retryable:
             stats.failed.append(failure.doc_id)
         stats.rewritten += len(outcome.indexed)

@@ -35,6 +35,7 @@ from enrich.article_index import ArticleIndex, IndexUnavailable
 from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, CheckpointProducerTimeout
 from enrich.cluster_lookup import BandLookup, ClusterLookup
 from enrich.enricher import Enricher
+from enrich.index_rollover import RolloverConditions, roll_over
 from ingest.article import SCHEMA_VERSION, Article
 from ingest.settings import Settings
 
@@ -114,6 +115,8 @@ class EnrichWorker:
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
         self._sleep = sleep
+        self.rollover = RolloverConditions.from_settings(settings)
+        self._next_rollover_check = 0.0  # monotonic time; the first check at start-up
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, *, until_idle_s: float | None = None) -> WorkerStats:
@@ -123,6 +126,7 @@ class EnrichWorker:
                                            "topic": self.settings.articles_topic,
                                            "group": self.settings.consumer_group})
         while not self.stop_event.is_set():
+            self._roll_over_when_due()
             polled = self.consumer.poll(
                 timeout_ms=self.settings.worker_poll_timeout_ms,
                 max_records=self.settings.worker_batch_size,
@@ -146,6 +150,26 @@ class EnrichWorker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _roll_over_when_due(self) -> None:
+        """Between batches, every `articles_rollover_check_s`, ask Elasticsearch to roll the
+        alias over if a condition is met. A failed check is logged and tried again at the next
+        one: it never holds up consumption."""
+        if not self.rollover.enabled or time.monotonic() < self._next_rollover_check:
+            return
+        self._next_rollover_check = time.monotonic() + self.settings.articles_rollover_check_s
+        alias = self.settings.articles_alias
+        try:
+            result = roll_over(self.es, alias, self.rollover)
+        except (ApiError, TransportConnectionError, ConnectionTimeout) as exc:
+            metrics.INDEX_ROLLOVERS.labels("failed").inc()
+            log.warning("rollover check failed", extra={"alias": alias, "error": str(exc)[:300]})
+            return
+        metrics.INDEX_ROLLOVERS.labels("rolled_over" if result.rolled_over else "not_due").inc()
+        if result.rolled_over:
+            log.info("articles index rolled over", extra={
+                "alias": alias, "old_index": result.old_index, "new_index": result.new_index,
+                "conditions": sorted(name for name, met in result.met.items() if met)})
 
     def _report_lag(self) -> None:
         """Records behind the end of each assigned partition, from what the consumer already
@@ -218,7 +242,7 @@ class EnrichWorker:
                 found = self._assign_clusters(remaining)
                 lookup.taken |= found.taken
                 lookup.stale |= found.stale
-                outcome = self.index.write(remaining)
+                outcome = self.index.write(remaining, homes=found.homes)
             except IndexUnavailable as exc:
                 metrics.INDEX_OUTAGES.inc()
                 if not paused:

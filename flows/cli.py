@@ -306,6 +306,39 @@ def dlq_replay(settings: Settings, kinds: tuple[str, ...], offsets: tuple[int, .
                                    "replayed (see the log); they stay waiting")
 
 
+@cli.group("index")
+def index_group() -> None:
+    """The articles index behind its alias."""
+
+
+@index_group.command("rollover")
+@click.option("--now", is_flag=True, help="Roll over whatever the conditions say.")
+@click.option("--dry-run", is_flag=True, help="Only say whether a rollover is due.")
+@click.pass_obj
+def index_rollover(settings: Settings, now: bool, dry_run: bool) -> None:
+    """Start a new backing index when the current one is old or large enough (the workers
+    also check every NEWSWATCH_ARTICLES_ROLLOVER_CHECK_S)."""
+    from enrich.index_rollover import RolloverConditions, roll_over
+    from ingest.es_client import make_es
+
+    conditions = RolloverConditions() if now else RolloverConditions.from_settings(settings)
+    if not now and not conditions.enabled:
+        raise click.ClickException("every rollover condition is off "
+                                   "(NEWSWATCH_ARTICLES_ROLLOVER_*); --now rolls over anyway")
+    with make_es(settings) as es:
+        result = roll_over(es, settings.articles_alias, conditions, dry_run=dry_run)
+    for condition, met in sorted(result.met.items()):
+        click.echo(f"{condition}: {'met' if met else 'not met'}")
+    if result.rolled_over:
+        click.echo(f"rolled over: {settings.articles_alias} now writes to {result.new_index} "
+                   f"(was {result.old_index})")
+    elif dry_run and any(result.met.values()):
+        click.echo(f"due: a rollover would start {result.new_index}")
+    else:
+        click.echo(f"not rolled over: {settings.articles_alias} still writes to "
+                   f"{result.old_index or 'its current index'}")
+
+
 @cli.command()
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Only articles published since this date.")

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.es_values import check_age, check_size
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -49,6 +51,13 @@ class Settings(BaseSettings):
     es_shards: int = Field(default=1, ge=1)
     es_replicas: int = Field(default=0, ge=0)
     es_timeout_s: float = 30.0
+    # The articles alias rolls over to a new backing index when the current one reaches any of
+    # these (enrich/index_rollover.py); an empty value switches that condition off.
+    articles_rollover_max_age: str | None = "30d"
+    articles_rollover_max_primary_shard_size: str | None = "50gb"
+    articles_rollover_max_docs: int | None = Field(default=None, ge=1)
+    # How often each worker asks (Elasticsearch decides; at most one request rolls over).
+    articles_rollover_check_s: float = Field(default=600, ge=1)
 
     # --- worker --------------------------------------------------------------------------
     worker_batch_size: int = Field(default=200, ge=1)
@@ -90,6 +99,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     metrics_port: int | None = None
+
+    @field_validator("articles_rollover_max_age", "articles_rollover_max_primary_shard_size",
+                     "articles_rollover_max_docs", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("articles_rollover_max_age")
+    @classmethod
+    def _rollover_age(cls, value: str | None) -> str | None:
+        return None if value is None else check_age(value)
+
+    @field_validator("articles_rollover_max_primary_shard_size")
+    @classmethod
+    def _rollover_size(cls, value: str | None) -> str | None:
+        return None if value is None else check_size(value)
 
     @field_validator("articles_retention_ms", "alerts_retention_ms", "dlq_retention_ms")
     @classmethod
