@@ -30,12 +30,18 @@ Rules, in batch order:
 
 Known limit: each band remembers one article. A band whose article is deleted (retention) is
 handed to the next article that has it.
+
+The window: a pointer records when it was written (`at`), and `expire()` deletes pointers older
+than `Settings.dedup_window_days` (the worker calls it every `dedup_expiry_check_s`). Without it
+the pointer index would grow by up to 32 documents per story for ever, while syndicated copies
+arrive within days; a copy of a story older than the window starts a cluster of its own.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,27 +86,54 @@ def choose_cluster(doc_id: str, minhash: Sequence[int], candidates: Iterable[_Ca
     return best[1] if best is not None else doc_id
 
 
+_POINTER_FIELDS: dict[str, dict[str, Any]] = {
+    "article_id": {"type": "keyword", "index": False},
+    "at": {"type": "date", "format": "epoch_second"},  # when written: for expire()
+}
+
+
 class ClusterLookup:
-    def __init__(self, es: Elasticsearch, alias: str, pointers_index: str) -> None:
+    def __init__(
+        self, es: Elasticsearch, alias: str, pointers_index: str, *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.es = es
         self.alias = alias
         self.pointers_index = pointers_index
+        self._clock = clock
 
     def ensure(self) -> None:
-        """Create the pointer index (ids only: nothing in it is searched)."""
+        """Create the pointer index (looked up by id; `at` is searched only to expire), or add
+        `at` to one created before it existed."""
         if self.es.indices.exists(index=self.pointers_index):
+            self.es.indices.put_mapping(index=self.pointers_index, properties=_POINTER_FIELDS)
             return
         try:
             self.es.indices.create(
                 index=self.pointers_index,
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
-                mappings={"dynamic": "strict", "properties": {
-                    "article_id": {"type": "keyword", "index": False},
-                }},
+                mappings={"dynamic": "strict", "properties": _POINTER_FIELDS},
             )
         except Exception as exc:  # created meanwhile by another worker
             if "resource_already_exists" not in str(exc):
                 raise
+
+    def expire(self, window_s: float) -> int:
+        """Delete the pointers written more than `window_s` ago, and those from before pointers
+        recorded `at` (their age is unknown); returns how many. Any worker may run it at any
+        time: deleting what another run deletes too is harmless (conflicts proceed)."""
+        if not self.es.indices.exists(index=self.pointers_index):
+            return 0
+        cutoff = int(self._clock() - window_s)
+        result = self.es.delete_by_query(
+            index=self.pointers_index,
+            query={"bool": {"should": [
+                {"range": {"at": {"lt": cutoff}}},
+                {"bool": {"must_not": {"exists": {"field": "at"}}}},
+            ]}},
+            conflicts="proceed",
+        )
+        return int(result.get("deleted") or 0)
 
     # --- reads --------------------------------------------------------------------------
     def _backing_indices(self) -> list[str]:
@@ -203,6 +236,7 @@ class ClusterLookup:
         refused pointer is logged, as it only costs a future copy its cluster."""
         actions: list[dict[str, Any]] = []
         claimed: set[str] = set(lookup.taken)
+        now = int(self._clock())
         for doc in docs:
             for band in doc.get("dedup_bands") or []:
                 if band in claimed:
@@ -212,7 +246,7 @@ class ClusterLookup:
                     "_op_type": "index" if band in lookup.stale else "create",
                     "_index": self.pointers_index,
                     "_id": band,
-                    "_source": {"article_id": doc["id"]},
+                    "_source": {"article_id": doc["id"], "at": now},
                 })
         written = 0
         for ok, item in helpers.streaming_bulk(

@@ -15,3 +15,5 @@ CONSUMER_LAG = Gauge("newswatch_consumer_lag", "Records not yet committed", ["pa
 TOPICS_TAGGED = Counter("newswatch_topics_tagged_total", "Topic tags given", ["topic"])
 INDEX_ROLLOVERS = Counter("newswatch_index_rollovers_total",
                           "Rollover checks of the articles alias", ["outcome"])
+DEDUP_POINTERS_EXPIRED = Counter("newswatch_dedup_pointers_expired_total",
+                                 "Band pointers deleted for being older than the window")

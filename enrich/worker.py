@@ -117,6 +117,7 @@ class EnrichWorker:
         self._sleep = sleep
         self.rollover = RolloverConditions.from_settings(settings)
         self._next_rollover_check = 0.0  # monotonic time; the first check at start-up
+        self._next_pointer_expiry = 0.0
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, *, until_idle_s: float | None = None) -> WorkerStats:
@@ -127,6 +128,7 @@ class EnrichWorker:
                                            "group": self.settings.consumer_group})
         while not self.stop_event.is_set():
             self._roll_over_when_due()
+            self._expire_pointers_when_due()
             polled = self.consumer.poll(
                 timeout_ms=self.settings.worker_poll_timeout_ms,
                 max_records=self.settings.worker_batch_size,
@@ -170,6 +172,24 @@ class EnrichWorker:
             log.info("articles index rolled over", extra={
                 "alias": alias, "old_index": result.old_index, "new_index": result.new_index,
                 "conditions": sorted(name for name, met in result.met.items() if met)})
+
+    def _expire_pointers_when_due(self) -> None:
+        """Between batches, every `dedup_expiry_check_s`: band pointers older than the window
+        are deleted. A failure is logged and retried at the next check."""
+        if time.monotonic() < self._next_pointer_expiry:
+            return
+        self._next_pointer_expiry = time.monotonic() + self.settings.dedup_expiry_check_s
+        try:
+            deleted = self.clusters.expire(self.settings.dedup_window_days * 86400)
+        except (ApiError, TransportConnectionError, ConnectionTimeout) as exc:
+            log.warning("band pointer expiry failed", extra={
+                "index": self.clusters.pointers_index, "error": str(exc)[:300]})
+            return
+        metrics.DEDUP_POINTERS_EXPIRED.inc(deleted)
+        if deleted:
+            log.info("expired band pointers", extra={
+                "index": self.clusters.pointers_index, "deleted": deleted,
+                "window_days": self.settings.dedup_window_days})
 
     def _report_lag(self) -> None:
         """Records behind the end of each assigned partition, from what the consumer already

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     articles_rollover_max_docs: int | None = Field(default=None, ge=1)
     # How often each worker asks (Elasticsearch decides; at most one request rolls over).
     articles_rollover_check_s: float = Field(default=600, ge=1)
+    # How far back a copy finds the story it copies (older band pointers are deleted), and how
+    # often each worker deletes the expired ones.
+    dedup_window_days: float = Field(default=30, gt=0)
+    dedup_expiry_check_s: float = Field(default=3600, ge=1)
 
     # --- worker --------------------------------------------------------------------------
     worker_batch_size: int = Field(default=200, ge=1)

@@ -5,6 +5,7 @@ refreshes an index: gets are real-time, so a copy stored a moment ago is already
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +14,12 @@ from elasticsearch import Elasticsearch
 
 from enrich.cluster_lookup import BandLookup, ClusterLookup
 from enrich.near_duplicates import band_keys, minhash_signature
+from enrich.worker import run_worker
+from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
 from tests.conftest import CORPORA, REPO
+from tests.support.articles import make_article
+from tests.support.kafka_tools import produce
 
 pytestmark = pytest.mark.integration
 
@@ -226,3 +231,73 @@ def test_articles_in_an_older_backing_index_are_still_found(
         assert fresh[0]["cluster_id"] == "h-old"
     finally:
         es.indices.delete(index=f"{alias}-000002", ignore_unavailable=True)
+
+
+DAY = 86400.0
+
+
+def test_pointers_older_than_the_window_expire(
+    clusters: ClusterLookup, es: Elasticsearch, settings: Settings
+) -> None:
+    now = 1_800_000_000.0
+    old_clock = ClusterLookup(es, settings.articles_alias, settings.dedup_index,
+                              clock=lambda: now - 40 * DAY)
+    old = [document("w-old", STORY_A)]
+    index(old_clock, old, old_clock.assign(old))
+    recent = [document("w-recent", STORY_B)]
+    recent_clock = ClusterLookup(es, settings.articles_alias, settings.dedup_index,
+                                 clock=lambda: now - 2 * DAY)
+    index(recent_clock, recent, recent_clock.assign(recent))
+
+    today = ClusterLookup(es, settings.articles_alias, settings.dedup_index, clock=lambda: now)
+    es.indices.refresh(index=settings.dedup_index)  # expiry searches; a month is long refreshed
+    assert today.expire(30 * DAY) == len(set(old[0]["dedup_bands"]))
+    assert today.expire(30 * DAY) == 0  # nothing left to expire: a second run is harmless
+
+    copies = [document("w-old-copy", syndicated_copy(STORY_A)),
+              document("w-recent-copy", syndicated_copy(STORY_B))]
+    today.assign(copies)
+    # The old story is out of the window: its copy starts a cluster; the recent one is found.
+    assert [d["cluster_id"] for d in copies] == ["w-old-copy", "w-recent"]
+
+
+def test_pointers_written_before_they_carried_a_date_expire_at_once(
+    clusters: ClusterLookup,
+) -> None:
+    clusters.es.index(index=clusters.pointers_index, id="legacy-band",
+                      document={"article_id": "x"}, refresh=True)
+    assert clusters.expire(30 * DAY) == 1
+
+
+def test_an_index_from_before_the_window_gets_the_date_field(
+    es: Elasticsearch, settings: Settings
+) -> None:
+    es.indices.create(index=settings.dedup_index, mappings={"dynamic": "strict", "properties": {
+        "article_id": {"type": "keyword", "index": False}}})
+    try:
+        lookup = ClusterLookup(es, settings.articles_alias, settings.dedup_index)
+        lookup.ensure()
+        docs = [document("m-1", STORY_C)]
+        index(lookup, docs, lookup.assign(docs))  # strict mapping: refused without `at`
+        mapping = es.indices.get_mapping(index=settings.dedup_index)
+        assert "at" in mapping[settings.dedup_index]["mappings"]["properties"]
+    finally:
+        es.indices.delete(index=settings.dedup_index, ignore_unavailable=True)
+
+
+def test_the_worker_expires_pointers_older_than_the_window(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_DEDUP_WINDOW_DAYS", "30")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    ensure_topics(settings)
+    produce(settings.kafka_bootstrap, settings.articles_topic,
+            [(b"k", make_article(1).to_bytes())])
+    assert run_worker(settings, until_idle_s=1).indexed == 1  # creates the pointer index
+    with Elasticsearch(settings.es_url) as client:
+        client.index(index=settings.dedup_index, id="stale-band",
+                     document={"article_id": "gone", "at": int(time.time() - 31 * DAY)},
+                     refresh=True)
+        run_worker(settings, until_idle_s=1)  # checks at start-up
+        assert not client.exists(index=settings.dedup_index, id="stale-band")
+        assert client.count(index=settings.dedup_index)["count"] > 0  # the recent ones stay
