@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     dlq_topic: str = "news.dlq"
     articles_partitions: int = Field(default=6, ge=1)
     # retention.ms per topic (-1: forever), set when newswatch creates a topic and only ever
-    # lengthened on an existing one (ingest/topic_retention.py). Dead letters stay until replayed.
+    # lengthened on an existing one (ingest/topic_retention.py). Dead letters are kept for good;
+    # a replay is receipted in news.dlq.replays (enrich/dead_letter_admin.py).
     articles_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
     alerts_retention_ms: int = Field(default=30 * 24 * 3600 * 1000, ge=-1)
     dlq_retention_ms: int = Field(default=-1, ge=-1)
