@@ -15,12 +15,8 @@ from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
+from tests.support.cli import invoke
 from tests.support.kafka_tools import produce, read_all
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def test_invalid_config_exits_non_zero_naming_file_line_and_field(

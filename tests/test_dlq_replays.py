@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from enrich.dead_letter_admin import read_dead_letters
 from enrich.worker import run_worker
-from flows.cli import cli
 from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
+from tests.support.cli import invoke
 from tests.support.kafka_tools import produce, read_all
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -62,10 +56,10 @@ def test_a_letter_kafka_refuses_to_take_back_stays_waiting(one_letter: Settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     admin.create_topics([NewTopic(tiny, 1, 1, topic_configs={"max.message.bytes": "4"})])
     admin.close()
-    result = CliRunner().invoke(cli, ["dlq", "replay", "--to-topic", tiny])
-    assert result.exit_code == 1
-    assert "replayed 0 dead letters" in result.output
-    assert "1 dead letters could not be replayed" in result.output
+    code, output = invoke("dlq", "replay", "--to-topic", tiny)
+    assert code == 1
+    assert "replayed 0 dead letters" in output
+    assert "1 dead letters could not be replayed" in output
     assert invoke("dlq", "list")[1].strip().endswith(
         f"1 dead letters waiting in {settings.dlq_topic}")
 

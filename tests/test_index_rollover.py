@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
@@ -20,12 +19,12 @@ from enrich.enricher import Enricher
 from enrich.index_rollover import RolloverConditions
 from enrich.reprocess import reprocess
 from enrich.worker import run_worker
-from flows.cli import cli
 from ingest.es_client import make_es
 from ingest.kafka_topics import ensure_topics
 from ingest.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
+from tests.support.cli import invoke
 from tests.support.kafka_tools import produce
 
 
@@ -57,9 +56,9 @@ def _stored(es: Elasticsearch, alias: str) -> list[dict[str, Any]]:
 
 
 def _invoke(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+    code, output = invoke(*args)
+    assert code == 0, output
+    return output
 
 
 def test_after_a_rollover_a_redelivered_article_is_rewritten_where_it_is_stored(
@@ -136,9 +135,9 @@ def test_rollover_with_every_condition_off_is_refused_unless_now(
 ) -> None:
     for name in ("MAX_AGE", "MAX_PRIMARY_SHARD_SIZE"):
         monkeypatch.setenv(f"NEWSWATCH_ARTICLES_ROLLOVER_{name}", "")
-    result = CliRunner().invoke(cli, ["index", "rollover"])
-    assert result.exit_code == 1
-    assert "every rollover condition is off" in result.output
+    code, output = invoke("index", "rollover")
+    assert code == 1
+    assert "every rollover condition is off" in output
 
 
 def test_a_rollover_not_due_says_so_and_changes_nothing(settings: Settings) -> None:

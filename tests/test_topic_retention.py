@@ -94,7 +94,7 @@ class _RefusingAdmin:
 def test_a_broker_refusing_config_calls_is_logged_not_fatal(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _lengthen_retention(_RefusingAdmin(), {"news.dlq": FOREVER})  # type: ignore[arg-type]
+    _lengthen_retention(_RefusingAdmin(), {"news.dlq": FOREVER})
     record = next(r for r in caplog.records if "retention not checked" in r.getMessage())
     assert record.levelname == "WARNING"
     assert record.topics == ["news.dlq"]  # type: ignore[attr-defined]
