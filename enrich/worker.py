@@ -88,6 +88,21 @@ class WorkerStats:
     batches: int = 0
 
 
+class _Every:
+    """Upkeep run between batches at most once per `interval_s`, the first time at start-up."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._next = 0.0  # monotonic time
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.interval_s
+        return True
+
+
 class EnrichWorker:
     def __init__(
         self,
@@ -116,8 +131,8 @@ class EnrichWorker:
         self.stop_event = threading.Event()
         self._sleep = sleep
         self.rollover = RolloverConditions.from_settings(settings)
-        self._next_rollover_check = 0.0  # monotonic time; the first check at start-up
-        self._next_pointer_expiry = 0.0
+        self._rollover_check = _Every(settings.articles_rollover_check_s)
+        self._pointer_expiry = _Every(settings.dedup_expiry_check_s)
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, *, until_idle_s: float | None = None) -> WorkerStats:
@@ -157,9 +172,8 @@ class EnrichWorker:
         """Between batches, every `articles_rollover_check_s`, ask Elasticsearch to roll the
         alias over if a condition is met. A failed check is logged and tried again at the next
         one: it never holds up consumption."""
-        if not self.rollover.enabled or time.monotonic() < self._next_rollover_check:
+        if not self.rollover.enabled or not self._rollover_check.due():
             return
-        self._next_rollover_check = time.monotonic() + self.settings.articles_rollover_check_s
         alias = self.settings.articles_alias
         try:
             result = roll_over(self.es, alias, self.rollover)
@@ -176,9 +190,8 @@ class EnrichWorker:
     def _expire_pointers_when_due(self) -> None:
         """Between batches, every `dedup_expiry_check_s`: band pointers older than the window
         are deleted. A failure is logged and retried at the next check."""
-        if time.monotonic() < self._next_pointer_expiry:
+        if not self._pointer_expiry.due():
             return
-        self._next_pointer_expiry = time.monotonic() + self.settings.dedup_expiry_check_s
         try:
             deleted = self.clusters.expire(self.settings.dedup_window_days * 86400)
         except (ApiError, TransportConnectionError, ConnectionTimeout) as exc:

@@ -86,25 +86,21 @@ def _lengthen_retention(admin: KafkaAdminClient, wanted: dict[str, int]) -> None
     """Lengthen, never shorten. A broker that refuses (no DescribeConfigs/AlterConfigs right)
     does not stop the pipeline: the topics work, and the log says retention was not checked."""
     try:
-        _apply_longer_retention(admin, wanted)
+        current = topic_retention_ms(admin, sorted(wanted))
+        changes = {
+            topic: new
+            for topic, ms in wanted.items()
+            if (new := retention_to_set(current.get(topic), ms)) is not None
+        }
+        if changes:
+            admin.alter_configs([
+                ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(ms)})
+                for topic, ms in sorted(changes.items())
+            ])
     except KafkaError as exc:
         log.warning("topic retention not checked: the broker refused", extra={
             "topics": sorted(wanted), "error": repr(exc)})
-
-
-def _apply_longer_retention(admin: KafkaAdminClient, wanted: dict[str, int]) -> None:
-    current = topic_retention_ms(admin, sorted(wanted))
-    changes = {
-        topic: new
-        for topic, ms in wanted.items()
-        if (new := retention_to_set(current.get(topic), ms)) is not None
-    }
-    if not changes:
         return
-    admin.alter_configs([
-        ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(ms)})
-        for topic, ms in sorted(changes.items())
-    ])
     for topic, ms in sorted(changes.items()):
         log.info("lengthened topic retention", extra={
             "topic": topic, "retention_ms": ms, "was_ms": current.get(topic)})
