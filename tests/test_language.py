@@ -46,6 +46,21 @@ def test_too_little_text_is_unknown(text: str) -> None:
     assert detect_language(text) is None
 
 
+def test_a_short_mixed_line_stays_unknown() -> None:
+    """CLD2 is unsure and gives Turkish 55% of a greeting in three languages: not an answer."""
+    assert detect_language("Merhaba dünya hello world привет мир") is None
+
+
+def test_unsure_but_mostly_one_language_is_that_language() -> None:
+    """CLD2 withholds its reliable flag from this Turkish news lead (headline repeated)."""
+    title = "İdlib'e hava saldırısı: Ölü ve yaralılar var"
+    lead = (
+        "Beşşar Esad rejiminin, Suriye'nin İdlib gerginliği azaltma bölgesi içindeki sivil "
+        "yerleşimlere düzenlediği hava saldırısında ölü ve yaralılar var."
+    )
+    assert detect_language(f"{title}\n{title}\n\n{lead}") == "tr"
+
+
 def test_control_characters_and_lone_surrogates_do_not_break_detection() -> None:
     text = "\x00\x07 The ministry said \ud800 talks would resume next week in the capital.\x9f"
     assert detect_language(text) == "en"
