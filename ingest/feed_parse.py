@@ -44,6 +44,10 @@ class ParsedFeed:
     encoding: str | None = None
     # Charset labels the body contradicted (a mislabelled feed): shown in feed health.
     rejected_labels: list[str] = field(default_factory=list)
+    # WebSub discovery from the body: <atom:link rel="hub"> / <link rel="hub"> (in RSS and
+    # Atom alike), and the rel="self" URL that names the topic (`ingest.websub_discovery`).
+    hub_urls: list[str] = field(default_factory=list)
+    self_url: str | None = None
 
 
 class FeedParseError(Exception):
@@ -70,6 +74,17 @@ def _entry_content(entry: Any) -> str | None:
 
 def _text_or_none(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _feed_links(feed_meta: Any, rel: str) -> list[str]:
+    """hrefs of the feed-level links with `rel` among their (space-separated) relations."""
+    hrefs: list[str] = []
+    for link in feed_meta.get("links") or []:
+        rels = str(link.get("rel") or "").lower().split()
+        href = link.get("href")
+        if rel in rels and isinstance(href, str) and href.strip():
+            hrefs.append(href.strip())
+    return list(dict.fromkeys(hrefs))
 
 
 def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
@@ -119,4 +134,6 @@ def parse_feed(body: bytes, *, url: str, headers: dict[str, str] | None = None) 
         skipped=skipped,
         encoding=decoded.encoding,
         rejected_labels=list(decoded.rejected_labels),
+        hub_urls=_feed_links(feed_meta, "hub"),
+        self_url=next(iter(_feed_links(feed_meta, "self")), None),
     )

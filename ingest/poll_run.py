@@ -36,7 +36,7 @@ from ingest.feeds_config import FeedConfig, load_feeds
 from ingest.http_fetch import Fetcher, FetchPolicy
 from ingest.kafka_topics import ensure_topics
 from ingest.lease_renewal import LeaseKeeper
-from ingest.poller import Poller, PollReport
+from ingest.poller import Poller, PollReport, PushHook
 from ingest.robots import RobotsCache
 from ingest.settings import Settings
 
@@ -74,6 +74,7 @@ def prepare_ingest(settings: Settings) -> None:
 def _poller(
     settings: Settings, es: Elasticsearch, clock: Callable[[], datetime],
     leases: LeaseKeeper | None = None,
+    push: PushHook | None = None,
 ) -> Iterator[Poller]:
     producer = ArticleProducer(make_producer(settings), settings.articles_topic)
     drift_store = DriftStore(es, settings.drift_index)
@@ -94,6 +95,7 @@ def _poller(
                 robots=RobotsCache(fetcher),
                 drift=drift,
                 leases=leases,
+                push=push,
             )
         drift_store.save(drift, clock())
     finally:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ingest import metrics
 from ingest.article import Article, utcnow
@@ -35,7 +35,7 @@ from ingest.feed_health import (
     record_success,
 )
 from ingest.feed_leases import Claim
-from ingest.feed_parse import FeedEntry, FeedParseError, parse_feed
+from ingest.feed_parse import FeedEntry, FeedParseError, ParsedFeed, parse_feed
 from ingest.feed_schedule import (
     Floor,
     PublishingStats,
@@ -112,6 +112,17 @@ def _higher_floor(first: Floor | None, second: Floor | None) -> Floor | None:
     return max(present, key=lambda f: f.seconds, default=None)
 
 
+class PushHook(Protocol):
+    """What WebSub needs from polling (`ingest.websub_poll_hook`): every fetched feed body, to
+    find the hub it advertises and notice entries a hub failed to push, and a say in the next
+    interval, so a pushed feed is polled rarely and a feed whose push failed normally."""
+
+    def after_poll(self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed,
+                   outcome: FeedOutcome, now: datetime) -> None: ...
+
+    def interval(self, feed_name: str, interval_s: int) -> int: ...
+
+
 @dataclass(frozen=True)
 class _Job:
     feed: FeedConfig
@@ -136,8 +147,10 @@ class Poller:
         robots: RobotsCache | None = None,
         drift: DriftRecorder | None = None,
         leases: LeaseKeeper | None = None,
+        push: PushHook | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.push = push
         self.leases = leases
         self.robots = robots
         self.drift = drift
@@ -273,7 +286,50 @@ class Poller:
                         extra={"feed": feed.name, "url": url, "reason": parsed.bozo_reason,
                                "entries": len(parsed.entries)})
 
-        entries = _unique_entries(parsed.entries)[: self.max_entries]
+        outcome = self._ingest_entries(feed, url, parsed.entries, pages, now)
+        if outcome.produce_failed:
+            # Keep the old validators: the next run must see these entries again.
+            return self._fail(before, state, feed, now, "produce_failed",
+                              f"{outcome.produce_failed} articles not acknowledged", None,
+                              outcome, version=version)
+        if self.push is not None:
+            self.push.after_poll(feed, fetched, parsed, outcome, now)
+        stats = publishing_stats((e.published for e in parsed.entries), now)
+        floor = _higher_floor(
+            requested_floor(ttl_minutes=parsed.ttl_minutes, update_period=parsed.update_period,
+                            update_frequency=parsed.update_frequency),
+            header_floor,
+        )
+        state = state.model_copy(update={
+            "etag": fetched.headers.get("etag"),
+            "last_modified": fetched.headers.get("last-modified"),
+            "body_hash": body_hash,
+            "newest_entry_at": max((d for d in (stats.newest_entry_at, state.newest_entry_at)
+                                    if d is not None), default=None),
+            "publish_gap_s": stats.gap_s if stats.gap_s is not None else state.publish_gap_s,
+            "floor_s": floor.seconds if floor else None,
+            "floor_source": floor.source if floor else None,
+        })
+        interval = self._push_interval(feed.name, next_interval(
+            self.schedule, self._stats_of(state), now, floor))
+        self._save(before, record_success(state, now=now, interval_s=interval,
+                                          entries=outcome.entries, produced=outcome.produced),
+                   version)
+        metrics.FEEDS_POLLED.labels("ok").inc()
+        log.info("feed polled", extra={"feed": feed.name, "url": url, "entries": outcome.entries,
+                                        "new": outcome.new_entries, "produced": outcome.produced,
+                                        "interval_s": interval})
+        return outcome
+
+    def _ingest_entries(
+        self, feed: FeedConfig, url: str, entries_in_feed: list[FeedEntry],
+        pages: ThreadPoolExecutor, now: datetime,
+    ) -> FeedOutcome:
+        """What a feed body's entries become, whoever brought the body (a poll or a WebSub
+        delivery): unseen entries only, their pages fetched and extracted, the articles
+        produced, and each marked seen once Kafka acknowledged it. So a pushed article and a
+        polled one are the same document, produced once."""
+        entries = _unique_entries(entries_in_feed)[: self.max_entries]
         already = self.store.seen(article_id(e.link) for e in entries)
         new = [e for e in entries if article_id(e.link) not in already]
         metrics.ENTRIES_SEEN.labels("new").inc(len(new))
@@ -292,39 +348,31 @@ class Poller:
         self.store.mark_seen(
             ((a.id, feed.name, a.url) for a in articles if a.id in acked), when=now
         )
-        if produced.failed:
-            # Keep the old validators: the next run must see these entries again.
-            for article_id_, error in produced.failed.items():
-                log.error("article not acknowledged by Kafka",
-                          extra={"feed": feed.name, "article_id": article_id_, "error": error})
-            return self._fail(before, state, feed, now, "produce_failed",
-                              f"{len(produced.failed)} articles not acknowledged", None, outcome,
-                              version=version)
-        stats = publishing_stats((e.published for e in parsed.entries), now)
-        floor = _higher_floor(
-            requested_floor(ttl_minutes=parsed.ttl_minutes, update_period=parsed.update_period,
-                            update_frequency=parsed.update_frequency),
-            header_floor,
-        )
-        state = state.model_copy(update={
-            "etag": fetched.headers.get("etag"),
-            "last_modified": fetched.headers.get("last-modified"),
-            "body_hash": body_hash,
-            "newest_entry_at": max((d for d in (stats.newest_entry_at, state.newest_entry_at)
-                                    if d is not None), default=None),
-            "publish_gap_s": stats.gap_s if stats.gap_s is not None else state.publish_gap_s,
-            "floor_s": floor.seconds if floor else None,
-            "floor_source": floor.source if floor else None,
-        })
-        interval = next_interval(self.schedule, self._stats_of(state), now, floor)
-        self._save(before, record_success(state, now=now, interval_s=interval,
-                                          entries=len(entries), produced=outcome.produced),
-                   version)
-        metrics.FEEDS_POLLED.labels("ok").inc()
-        log.info("feed polled", extra={"feed": feed.name, "url": url, "entries": len(entries),
-                                        "new": len(new), "produced": outcome.produced,
-                                        "interval_s": interval})
+        for article_id_, error in produced.failed.items():
+            log.error("article not acknowledged by Kafka",
+                      extra={"feed": feed.name, "article_id": article_id_, "error": error})
         return outcome
+
+    def ingest_pushed(
+        self, feed: FeedConfig, body: bytes, *, topic: str, headers: dict[str, str],
+        pages: ThreadPoolExecutor,
+    ) -> FeedOutcome:
+        """A feed body a WebSub hub delivered for `feed`: parsed and ingested exactly as a
+        polled body. The feed's poll state (validators, interval, health) is the poll's own
+        and stays untouched; the caller records the delivery with the subscription."""
+        now = self.clock()
+        try:
+            parsed = parse_feed(body, url=topic, headers=headers)
+        except FeedParseError as exc:
+            return FeedOutcome(feed.name, topic, "error", "parse_error", str(exc))
+        outcome = self._ingest_entries(feed, topic, parsed.entries, pages, now)
+        if outcome.produce_failed:
+            outcome.result, outcome.error_kind = "error", "produce_failed"
+            outcome.error = f"{outcome.produce_failed} articles not acknowledged"
+        return outcome
+
+    def _push_interval(self, feed_name: str, interval_s: int) -> int:
+        return interval_s if self.push is None else self.push.interval(feed_name, interval_s)
 
     @staticmethod
     def _stats_of(state: FeedState) -> PublishingStats:
@@ -342,7 +390,8 @@ class Poller:
                 else _higher_floor(floor, header_floor)
             state = state.model_copy(update={"floor_s": floor.seconds if floor else None,
                                              "floor_source": floor.source if floor else None})
-        interval = next_interval(self.schedule, self._stats_of(state), now, floor)
+        interval = self._push_interval(feed.name, next_interval(
+            self.schedule, self._stats_of(state), now, floor))
         self._save(before, record_not_modified(state, now=now, interval_s=interval,
                                                outcome=result), version)
         return FeedOutcome(feed.name, state.url, result)
