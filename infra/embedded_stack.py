@@ -41,13 +41,25 @@ class StackEndpoints:
         return f"http://{self.es_host}:{self.es_port}"
 
 
+MISSING_EMBEDDED = (
+    "the embedded stack needs noida-db, an optional extra that is not installed here: "
+    "pip install 'newswatch[embedded]' (make install does it; x86_64 Linux only). "
+    "Or point NEWSWATCH_KAFKA_BOOTSTRAP / NEWSWATCH_ES_URL at real servers (infra/README.md)."
+)
+
+
 def noida_binary() -> str:
+    """The noida-db executable: beside this interpreter (a venv), else on PATH.
+
+    noida-db is the `embedded` extra, not a runtime dependency (the production image and
+    arm64 hosts run without it), so its absence is an ordinary StackError saying how to get it.
+    """
     beside_python = Path(sys.executable).with_name("noida-db")
     if beside_python.exists():
         return str(beside_python)
     found = shutil.which("noida-db")
     if found is None:
-        raise StackError("noida-db is not installed: pip install noida-db (make install does it)")
+        raise StackError(MISSING_EMBEDDED)
     return found
 
 
