@@ -17,10 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ingest.feed_state import FEED_STATUSES, FeedState, FeedStateStore
-from ingest.feeds_config import FeedConfig, load_feeds
+from ingest.feeds_config import FeedConfig, feed_url_key, load_feeds
 from ingest.feeds_file_edit import FeedsFileEditError, add_feeds, remove_feed
 from ingest.opml import OpmlImport, feeds_to_opml, parse_opml
 
@@ -62,10 +61,21 @@ class RegistryError(Exception):
     """A registry edit that cannot be made (the message says why); nothing was changed."""
 
 
+def current_state(config: FeedConfig, state: FeedState | None) -> FeedState | None:
+    """The state as the next poll will see it: after ops pointed the feed at another URL in
+    feeds.yaml, what was learnt about the old URL no longer applies (the poller starts the
+    feed afresh, `FeedState.rebased`), so `feeds list` and `feeds show` both show the new
+    URL at once instead of the old one until the next poll."""
+    if state is not None and state.configured_url != str(config.url):
+        return state.rebased(str(config.url))
+    return state
+
+
 def merge(configs: Iterable[FeedConfig], states: Iterable[FeedState]) -> list[RegistryEntry]:
     """Config order first (as ops wrote it), then orphaned states by name."""
     by_name = {s.name: s for s in states}
-    entries = [RegistryEntry(c.name, c, by_name.pop(c.name, None)) for c in configs]
+    entries = [RegistryEntry(c.name, c, current_state(c, by_name.pop(c.name, None)))
+               for c in configs]
     entries += [RegistryEntry(name, None, by_name[name]) for name in sorted(by_name)]
     return entries
 
@@ -88,11 +98,7 @@ def problems(entries: Iterable[RegistryEntry]) -> list[RegistryEntry]:
 def same_feed_url(first: str, second: str) -> bool:
     """Two URLs name the same feed when host, port, path and query agree (scheme aside).
     Not the article canonicaliser: it drops `?feed=`/`?rss=`, which identify feeds."""
-    def key(url: str) -> tuple[str, int | None, str, str]:
-        parts = urlsplit(url.strip())
-        port = parts.port if parts.port not in (80, 443) else None
-        return (parts.hostname or "").lower().rstrip("."), port, parts.path or "/", parts.query
-    return key(first) == key(second)
+    return feed_url_key(first) == feed_url_key(second)
 
 
 class FeedRegistry:
@@ -111,7 +117,7 @@ class FeedRegistry:
         state = self.store.get(name)
         if config is None and state is None:
             return None
-        return RegistryEntry(name, config, state)
+        return RegistryEntry(name, config, current_state(config, state) if config else state)
 
     def add(self, feed: FeedConfig) -> None:
         for existing in self.configured():

@@ -111,12 +111,15 @@ def add_feeds_text(
     Raises ConfigError when `text` itself is not a valid feeds file."""
     if not feeds:
         return text
-    current = [f.name for f in parse_yaml_model(text, FeedsFile, path).feeds]
+    node = _feeds_node(text)
+    # A new file (or one without its `feeds:` list yet) has no feeds to keep; otherwise the
+    # file must load as it is before it is edited.
+    current = [] if node is None else [
+        f.name for f in parse_yaml_model(text, FeedsFile, path).feeds]
     clash = sorted({f.name for f in feeds} & set(current))
     if clash:
         raise FeedsFileEditError(f"feed names already in the file: {', '.join(clash)}")
     newline = _newline(text)
-    node = _feeds_node(text)
     starts = _line_starts(text)
     if isinstance(node, yaml.SequenceNode) and node.value and node.flow_style:
         raise FeedsFileEditError(

@@ -19,6 +19,19 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Loc = tuple[str | int, ...]
 
 
+class LocatedValueError(ValueError):
+    """A validator's error that belongs to a place inside the value it validated.
+
+    A model validator that finds, say, the second feed with a name already used raises this
+    with `loc=(3, "name")` (relative to the field it validates), so the message names the
+    duplicate's own line instead of the line of the whole list.
+    """
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
+
+
 class ConfigError(Exception):
     """A config file that cannot be used; `problems` holds one line per error."""
 
@@ -28,16 +41,66 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-def _node_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
+def _node_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], twice: list[str]) -> None:
+    """Line of every value by location; a key given twice in one mapping goes to `twice`
+    (PyYAML keeps the last silently, so a pasted block would override a feed unseen)."""
     out[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            out[(*loc, key)] = key_node.start_mark.line + 1
-            _node_lines(value_node, (*loc, key), out)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int) and key != "<<":
+                if key in first:
+                    twice.append(f"{line}: {format_loc((*loc, key))}: key given twice "
+                                 f"(first at line {first[key]})")
+                    continue
+                first[key] = line
+            out[(*loc, key)] = line
+            _node_lines(value_node, (*loc, key), out, twice)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _node_lines(item, (*loc, index), out)
+            _node_lines(item, (*loc, index), out, twice)
+
+
+def _syntax_error_line(text: str, exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """The line to fix, which is not always where PyYAML noticed the problem.
+
+    An unclosed quote or `{`/`[` is noticed lines later (at the end of the stream, or at the
+    next item), and `- name a` without its colon only when the next line's `url:` appears;
+    the construct that was left open started on the line to fix.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return None, ""
+    line = int(mark.line) + 1
+    context = getattr(exc, "context", None) or ""
+    context_mark = getattr(exc, "context_mark", None)
+    if context_mark is not None and any(
+        opened in context for opened in ("quoted scalar", "flow mapping", "flow sequence")
+    ):
+        return int(context_mark.line) + 1, f" ({context} opened here, noticed at line {line})"
+    if "mapping values are not allowed" in (getattr(exc, "problem", None) or ""):
+        last = _last_scalar_before_error(text)
+        if last is not None and last < line:
+            return last, f" (the value starting here runs on to line {line}: a ':' missing?)"
+    return line, ""
+
+
+def _last_scalar_before_error(text: str) -> int | None:
+    """Start line of the last plain scalar the (pure Python) scanner read before failing."""
+    loader = yaml.SafeLoader(text)
+    start: int | None = None
+    try:
+        while loader.check_token():
+            token = loader.get_token()
+            if isinstance(token, yaml.ScalarToken) and token.plain:
+                start = int(token.start_mark.line) + 1
+    except yaml.YAMLError:
+        return start
+    finally:
+        loader.dispose()
+    return None
 
 
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -67,15 +130,18 @@ def parse_yaml_model(text: str, model: type[M], path: Path) -> M:
         node = loader.get_single_node()
         data: Any = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
+        line, note = _syntax_error_line(text, exc)
+        at = f":{line}" if line is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [f"{path}{at}: invalid YAML: {problem}"]) from exc
+        raise ConfigError(path, [f"{path}{at}: invalid YAML: {problem}{note}"]) from exc
     finally:
         loader.dispose()
     lines: dict[Loc, int] = {}
+    twice: list[str] = []
     if node is not None:
-        _node_lines(node, (), lines)
+        _node_lines(node, (), lines, twice)
+    if twice:
+        raise ConfigError(path, [f"{path}:{problem}" for problem in twice])
     if data is None:
         data = {}
     try:
@@ -84,6 +150,9 @@ def parse_yaml_model(text: str, model: type[M], path: Path) -> M:
         problems = []
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if isinstance(p, str | int))
+            located = (error.get("ctx") or {}).get("error")
+            if isinstance(located, LocatedValueError):
+                loc = (*loc, *located.loc)
             line = _line_for(loc, lines)
             where = f"{path}:{line}" if line is not None else str(path)
             problems.append(f"{where}: {format_loc(loc)}: {error['msg']}")

@@ -41,3 +41,14 @@ def test_same_feed_url_ignores_scheme_case_and_default_port_but_not_the_query() 
     assert not same_feed_url("https://sana.sy/en/?feed=rss2", "https://sana.sy/en/")
     assert not same_feed_url("https://sana.sy/en/", "https://sana.sy/ar/")
     assert not same_feed_url("https://a.example:8443/rss", "https://a.example/rss")
+
+
+def test_after_a_url_edit_the_entry_shows_the_configured_url_not_the_old_state() -> None:
+    old = state("a", status="backoff", consecutive_failures=3, articles_produced=7)
+    edited = FeedConfig.model_validate({"name": "a", "url": "https://new.example/feed"})
+    [entry] = merge([edited], [old])
+    assert entry.url == "https://new.example/feed"
+    assert entry.state is not None and entry.state.configured_url == entry.url
+    # What the old URL taught (failures, backoff) no longer applies; counters stay.
+    assert entry.status == "active" and entry.state.consecutive_failures == 0
+    assert entry.state.articles_produced == 7

@@ -154,3 +154,11 @@ def _load_text(text: str) -> list[FeedConfig]:
     from ingest.yaml_config import parse_yaml_model
 
     return parse_yaml_model(text, FeedsFile, Path("t.yaml")).feeds
+
+
+def test_adding_to_an_empty_new_file_still_works(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("# my feeds\n", encoding="utf-8")
+    add_feeds(path, [FeedConfig.model_validate({"name": "a", "url": "https://a.example/"})])
+    assert [f.name for f in load_feeds(path).feeds] == ["a"]
+    assert path.read_text(encoding="utf-8").startswith("# my feeds\n")

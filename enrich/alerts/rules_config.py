@@ -46,6 +46,7 @@ from pydantic import (
 
 from enrich.alerts.durations import parse_duration
 from enrich.text_normalize import normalize_text
+from ingest.language_codes import ISO_639_1
 from ingest.yaml_config import load_yaml_model, parse_yaml_model
 
 
@@ -247,7 +248,9 @@ class RuleConfig(BaseModel):
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
         for code in value:
-            if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*", code):
+            # Articles carry ISO 639-1 codes: `ara` or `xx` would never match one.
+            if not re.fullmatch(r"[A-Za-z]{2}([-_][A-Za-z0-9]+)*", code) \
+                    or code[:2].lower() not in ISO_639_1:
                 raise ValueError(f"{code!r} is not a language code (ISO 639-1, e.g. ar, en)")
         return [code.lower() for code in value]
 
