@@ -39,7 +39,8 @@ demo: install
 
 ## up/down: the real production stack with Docker (Kafka KRaft, Elasticsearch, Kibana, Prefect):
 ## build, start, wait until every healthcheck passes, then import the Kibana saved objects.
-COMPOSE    := docker compose -f infra/docker-compose.yml
+COMPOSE_FILES ?= infra/docker-compose.yml
+COMPOSE    := docker compose $(addprefix -f ,$(COMPOSE_FILES))
 KIBANA_URL ?= http://127.0.0.1:5601
 up: install
 	$(COMPOSE) up -d --build --wait

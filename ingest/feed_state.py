@@ -120,10 +120,10 @@ class FeedStateStore:
     def ensure_indices(self) -> None:
         """Create the indices, or add the template's new fields to an existing feeds index
         (its mapping is strict: an index from an older release would refuse new fields)."""
-        template = _template("feeds-template.json")
-        self.es.indices.put_index_template(
-            name=self.feeds_index, index_patterns=[self.feeds_index], **template
-        )
+        # The file is a complete request body for the default index name; the configured
+        # name replaces its index_patterns.
+        template = {**_template("feeds-template.json"), "index_patterns": [self.feeds_index]}
+        self.es.indices.put_index_template(name=self.feeds_index, **template)
         if not self._create_index(self.feeds_index):
             self.es.indices.put_mapping(
                 index=self.feeds_index,
