@@ -26,6 +26,7 @@ test: install lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check flows ingest enrich infra tests bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -3,17 +3,14 @@ hits in it, and — only when a rule fires — highlighted snippets quoted from 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from enrich.alerts.offset_map import OffsetLookup, offset_map
 from enrich.alerts.snippet import SNIPPET_REACH, snippet_with_map
 from enrich.text_normalize import fold_for_matching
-
-if TYPE_CHECKING:
-    from enrich.alerts.rule_matching import RuleMatch
 
 Span = tuple[int, int]
 
@@ -66,12 +63,14 @@ class ArticleScan:
             cache.failed = cache.map is None
         return cache.map
 
-    def prepare_snippets(self, matches: list[RuleMatch]) -> None:
-        """Map offsets once, as far as the snippets of all these matches will reach."""
+    def prepare_snippets(self, term_groups: Iterable[Sequence[str]]) -> None:
+        """Map offsets once, as far as the snippets of all these matches (each one's found
+        terms) will reach. Takes the terms, not the matches, so this module does not depend on
+        rule_matching, which depends on it."""
         firsts = [
-            min(self.spans[term][0][1] for term in match.terms if self.spans.get(term))
-            for match in matches
-            if any(self.spans.get(term) for term in match.terms)
+            min(self.spans[term][0][1] for term in terms if self.spans.get(term))
+            for terms in term_groups
+            if any(self.spans.get(term) for term in terms)
         ]
         if firsts:
             self.origin_upto(max(firsts) + SNIPPET_REACH)

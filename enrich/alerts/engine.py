@@ -167,7 +167,7 @@ class AlertEngine:
             return []
         now = self._clock()
         fields = article_fields(doc)
-        matches[0].scan.prepare_snippets(matches)
+        matches[0].scan.prepare_snippets(match.terms for match in matches)
         return [alert_from_match(match, doc, now, fields) for match in matches]
 
     # --- publishing (the worker's thread, before the offset commit) --------------------------

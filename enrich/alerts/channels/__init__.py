@@ -5,7 +5,7 @@ from enrich.alerts.channels.base import (
     ChannelResources,
     DeliveryFailed,
     DeliveryRejected,
-    build_channel,
 )
+from enrich.alerts.channels.factory import build_channel
 
 __all__ = ["Channel", "ChannelResources", "DeliveryFailed", "DeliveryRejected", "build_channel"]

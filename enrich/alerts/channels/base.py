@@ -55,23 +55,3 @@ def target_url(config: ChannelConfig, resources: ChannelResources) -> str:
         return config.url
     assert config.url_env is not None
     return resources.secret(config.url_env, f"{config.type} channel {config.name} URL")
-
-
-def build_channel(config: ChannelConfig, resources: ChannelResources) -> Channel:
-    from enrich.alerts.channels.es_index import ElasticsearchChannel
-    from enrich.alerts.channels.kafka_topic import KafkaChannel
-    from enrich.alerts.channels.log_line import LogChannel
-    from enrich.alerts.channels.slack import SlackChannel
-    from enrich.alerts.channels.smtp_email import EmailChannel
-    from enrich.alerts.channels.webhook import WebhookChannel
-
-    kinds: dict[str, Any] = {
-        "webhook": WebhookChannel,
-        "slack": SlackChannel,
-        "email": EmailChannel,
-        "kafka": KafkaChannel,
-        "elasticsearch": ElasticsearchChannel,
-        "log": LogChannel,
-    }
-    channel: Channel = kinds[config.type](config, resources)
-    return channel
