@@ -24,6 +24,9 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, helpers
 
+from ingest.article import Timings, iso_utc, utcnow
+from ingest.freshness_metrics import observe_searchable
+
 log = logging.getLogger(__name__)
 
 
@@ -104,14 +107,24 @@ class ArticleIndex:
 
     def write(
         self, docs: list[dict[str, Any]], *, refresh: bool = False,
-        homes: Mapping[str, str] | None = None,
+        homes: Mapping[str, str] | None = None, fresh: bool = True,
     ) -> BulkOutcome:
         """`homes`: article id -> the backing index already holding it (from a lookup by id);
-        every other document goes to the alias's write index."""
+        every other document goes to the alias's write index.
+
+        `fresh`: documents coming off the stream (the worker). Each gets `timings.indexed`
+        stamped as the bulk request is built (again on a retry: it was not searchable
+        before), and once Elasticsearch acknowledged it, its hops and publication/discovery
+        -> searchable are observed. A rewrite of stored documents (`reprocess`) passes False
+        and keeps the times they had."""
         outcome = BulkOutcome()
         if not docs:
             return outcome
         homes = homes or {}
+        if fresh:
+            sent_at = iso_utc(utcnow())
+            for doc in docs:
+                doc.setdefault("timings", {})["indexed"] = sent_at
         actions = ({"_index": homes.get(d["id"], self.alias), "_id": d["id"], "_source": d}
                    for d in docs)
         try:
@@ -133,4 +146,10 @@ class ArticleIndex:
             # The bulk request as a whole failed (e.g. 503 while a node starts): nothing from
             # this batch is known to be stored, so it is all retried.
             raise IndexUnavailable(f"bulk request failed: {exc}") from exc
+        if fresh and outcome.indexed:
+            acked_at = utcnow()
+            stored = set(outcome.indexed)
+            for doc in docs:
+                if doc["id"] in stored:
+                    observe_searchable(Timings.model_validate(doc["timings"]), acked_at)
         return outcome

@@ -94,7 +94,7 @@ def reprocess(
             doc.update({k: source[k] for k in KEPT_FIELDS if k in source})
             docs.append(doc)
         # Rewritten where each one is stored: after a rollover the alias writes elsewhere.
-        outcome = index.write(docs, refresh=True,
+        outcome = index.write(docs, refresh=True, fresh=False,
                               homes={hit["_id"]: hit["_index"] for hit in hits})
         for failure in outcome.rejected + outcome.retryable:
             stats.failed.append(failure.doc_id)

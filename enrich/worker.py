@@ -36,7 +36,7 @@ from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, Checkpoint
 from enrich.cluster_lookup import BandLookup, ClusterLookup
 from enrich.enricher import Enricher
 from enrich.index_rollover import RolloverConditions, roll_over
-from ingest.article import SCHEMA_VERSION, Article
+from ingest.article import SCHEMA_VERSION, Article, utcnow
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,11 @@ def decode_article(value: bytes | None) -> Article:
             "unsupported_schema", f"schema_version {version!r}, this worker reads {SCHEMA_VERSION}"
         )
     try:
-        return Article.model_validate(payload)
+        article = Article.model_validate(payload)
     except ValidationError as exc:
         raise PoisonRecord("invalid_schema", str(exc)) from exc
+    article.timings.consumed = utcnow()
+    return article
 
 
 def default_instance_id(index: int = 0) -> str:

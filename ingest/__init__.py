@@ -12,7 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real types for mypy; at run time names load on first use
-    from ingest.article import SCHEMA_VERSION, Article, ExtractionInfo
+    from ingest.article import SCHEMA_VERSION, Article, ExtractionInfo, Timings
     from ingest.canonical_url import article_id, canonicalize_url
     from ingest.es_client import make_es
     from ingest.extraction import ExtractionFailed, extract_html
@@ -28,6 +28,7 @@ _PUBLIC = {
     # the message contract enrich reads
     "Article": "ingest.article",
     "ExtractionInfo": "ingest.article",
+    "Timings": "ingest.article",
     "SCHEMA_VERSION": "ingest.article",
     "article_id": "ingest.canonical_url",
     "canonicalize_url": "ingest.canonical_url",
@@ -60,6 +61,7 @@ __all__ = [
     "ExtractionInfo",
     "FeedConfig",
     "Settings",
+    "Timings",
     "article_id",
     "canonicalize_url",
     "configure_logging",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from dateutil import parser as date_parser
 
-from ingest.article import Article, ExtractionInfo
+from ingest.article import Article, ExtractionInfo, Timings
 from ingest.canonical_url import article_id, canonicalize_url, source_domain
 from ingest.extraction import EXTRACTOR_VERSION, Extracted
 from ingest.feed_parse import FeedEntry
@@ -42,7 +42,10 @@ def build_article(
     error: str | None,
     fetched: datetime,
     language_hint: str | None = None,
+    timings: Timings | None = None,
 ) -> Article:
+    """`timings`: the stages the poller stamped (discovered, fetched, extracted); `published`
+    is filled in from the date chosen below."""
     url = page_url or entry.link
     canonical = canonicalize_url(entry.link)
     page_text = extracted.text if extracted else ""
@@ -84,4 +87,6 @@ def build_article(
             error=error,
             duration_ms=extracted.duration_ms if extracted else None,
         ),
+        timings=Timings.model_validate({**(timings or Timings()).model_dump(),
+                                        "published": published}),
     )

@@ -57,6 +57,10 @@ class FeedState(BaseModel):
     floor_source: str | None = None
     entries_seen: int = 0
     articles_produced: int = 0
+    # New entries past the per-poll bound, left for the next polls (0: nothing waiting), and
+    # how many entries were ever deferred that way.
+    backlog: int = 0
+    entries_deferred: int = 0
     lease_owner: str | None = None
     lease_until: datetime | None = None
 
@@ -71,6 +75,7 @@ class FeedState(BaseModel):
         return fresh.model_copy(update={
             "entries_seen": self.entries_seen,
             "articles_produced": self.articles_produced,
+            "entries_deferred": self.entries_deferred,
             "lease_owner": self.lease_owner,
             "lease_until": self.lease_until,
             "next_due": self.next_due,

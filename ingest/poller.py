@@ -6,6 +6,11 @@ acknowledged its article, and the feed's validators (ETag, body hash) are saved 
 that too, so a crash at any point makes the next run redo the work rather than skip it.
 A failing feed is recorded and reported; it never stops the run. How an outcome changes the
 feed's status is `ingest.feed_health`; when the feed is due next, `ingest.feed_schedule`.
+
+Each article is produced as soon as its page is extracted (not when the feed's last page is),
+and stamps its `timings` on the way (discovered, fetched, extracted, produced). A poll takes at
+most `max_entries_per_feed` new entries, newest first; the rest wait for the next polls
+(`ingest.entry_backlog`), counted and logged, never dropped.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from ingest import metrics
-from ingest.article import Article, utcnow
+from ingest import freshness_metrics, metrics
+from ingest.article import Article, Timings, utcnow
 from ingest.article_builder import build_article
-from ingest.article_producer import ArticleProducer
+from ingest.article_producer import ArticleProducer, Sending
 from ingest.canonical_url import article_id, source_domain
+from ingest.entry_backlog import select_entries
 from ingest.extraction import Extracted, ExtractionFailed, ExtractorPool
 from ingest.extraction_drift_store import DriftRecorder
 from ingest.feed_health import (
@@ -66,6 +72,7 @@ class FeedOutcome:
     produced: int = 0
     produce_failed: int = 0
     from_feed_entry: int = 0
+    deferred: int = 0  # new entries past the per-poll bound, left for the next polls
 
 
 @dataclass
@@ -91,6 +98,7 @@ class PollReport:
             "new_entries": sum(o.new_entries for o in self.outcomes),
             "articles_produced": self.produced,
             "produce_failed": sum(o.produce_failed for o in self.outcomes),
+            "deferred": sum(o.deferred for o in self.outcomes),
             "seconds": round(self.seconds, 2),
         }
 
@@ -266,6 +274,7 @@ class Poller:
         except FetchError as exc:
             return self._fail(before, state, feed, now, _error_kind(exc), exc.message,
                               exc.retry_after_s, version=version)
+        discovered = utcnow()  # wall time, whatever `clock` the schedule runs on
 
         if fetched.permanent_redirect:
             state = state.model_copy(update={"url": fetched.permanent_redirect})
@@ -286,7 +295,8 @@ class Poller:
                         extra={"feed": feed.name, "url": url, "reason": parsed.bozo_reason,
                                "entries": len(parsed.entries)})
 
-        outcome = self._ingest_entries(feed, url, parsed.entries, pages, now)
+        outcome = self._ingest_entries(feed, url, parsed.entries, pages, now, discovered)
+        deferred = outcome.deferred
         if outcome.produce_failed:
             # Keep the old validators: the next run must see these entries again.
             return self._fail(before, state, feed, now, "produce_failed",
@@ -300,10 +310,13 @@ class Poller:
                             update_frequency=parsed.update_frequency),
             header_floor,
         )
+        # With a backlog the validators are forgotten: the same body must be parsed again.
         state = state.model_copy(update={
-            "etag": fetched.headers.get("etag"),
-            "last_modified": fetched.headers.get("last-modified"),
-            "body_hash": body_hash,
+            "etag": None if deferred else fetched.headers.get("etag"),
+            "last_modified": None if deferred else fetched.headers.get("last-modified"),
+            "body_hash": None if deferred else body_hash,
+            "backlog": deferred,
+            "entries_deferred": state.entries_deferred + deferred,
             "newest_entry_at": max((d for d in (stats.newest_entry_at, state.newest_entry_at)
                                     if d is not None), default=None),
             "publish_gap_s": stats.gap_s if stats.gap_s is not None else state.publish_gap_s,
@@ -312,39 +325,58 @@ class Poller:
         })
         interval = self._push_interval(feed.name, next_interval(
             self.schedule, self._stats_of(state), now, floor))
+        if deferred:  # drain soon: at the shortest interval the feed allows, pushed or not
+            interval = min(interval, max(self.schedule.min_interval_s,
+                                         int(floor.seconds) if floor else 0))
         self._save(before, record_success(state, now=now, interval_s=interval,
                                           entries=outcome.entries, produced=outcome.produced),
                    version)
         metrics.FEEDS_POLLED.labels("ok").inc()
         log.info("feed polled", extra={"feed": feed.name, "url": url, "entries": outcome.entries,
                                         "new": outcome.new_entries, "produced": outcome.produced,
-                                        "interval_s": interval})
+                                        "deferred": deferred, "interval_s": interval})
         return outcome
 
     def _ingest_entries(
         self, feed: FeedConfig, url: str, entries_in_feed: list[FeedEntry],
-        pages: ThreadPoolExecutor, now: datetime,
+        pages: ThreadPoolExecutor, now: datetime, discovered: datetime,
     ) -> FeedOutcome:
         """What a feed body's entries become, whoever brought the body (a poll or a WebSub
-        delivery): unseen entries only, their pages fetched and extracted, the articles
-        produced, and each marked seen once Kafka acknowledged it. So a pushed article and a
-        polled one are the same document, produced once."""
-        entries = _unique_entries(entries_in_feed)[: self.max_entries]
+        delivery): unseen entries only (at most `max_entries`, newest first; the outcome
+        counts the others as deferred), their pages fetched and extracted, each article
+        produced as soon as it is extracted, and each marked seen once Kafka acknowledged
+        it. So a pushed article and a polled one are the same document, produced once.
+        `discovered`: when the body arrived."""
+        entries = _unique_entries(entries_in_feed)
         already = self.store.seen(article_id(e.link) for e in entries)
-        new = [e for e in entries if article_id(e.link) not in already]
+        chosen = select_entries(entries, already, self.max_entries,
+                                key=lambda e: article_id(e.link))
+        new, deferred = chosen.take, len(chosen.deferred)
         metrics.ENTRIES_SEEN.labels("new").inc(len(new))
-        metrics.ENTRIES_SEEN.labels("seen").inc(len(entries) - len(new))
+        metrics.ENTRIES_SEEN.labels("seen").inc(len(entries) - len(new) - deferred)
+        metrics.ENTRIES_SEEN.labels("deferred").inc(deferred)
+        if deferred:
+            log.info("more new entries than one poll takes: the oldest wait for the next polls",
+                     extra={"feed": feed.name, "url": url, "taken": len(new),
+                            "deferred": deferred, "bound": self.max_entries})
 
-        page_futures = [(e, pages.submit(self._fetch_and_extract, feed, e)) for e in new]
-        articles = [self._article(feed, e, fut.result(), now) for e, fut in page_futures]
-        outcome = FeedOutcome(feed.name, url, "ok", entries=len(entries), new_entries=len(new))
+        # Each page thread produces its article as soon as it is extracted; only the acks are
+        # awaited together, since entries are marked seen once Kafka has them all.
+        sendings = [pages.submit(self._produce_entry, feed, e, now, discovered) for e in new]
+        sent = [future.result() for future in sendings]
+        articles = [s.article for s in sent]
+        outcome = FeedOutcome(feed.name, url, "ok", entries=len(entries), new_entries=len(new),
+                              deferred=deferred)
         outcome.from_feed_entry = sum(1 for a in articles if a.extraction.source == "feed_entry")
-        produced = self.producer.send_all(articles)
+        produced = self.producer.collect(sent)
         outcome.produced = len(produced.acked)
         outcome.produce_failed = len(produced.failed)
         metrics.ARTICLES_PRODUCED.inc(len(produced.acked))
         metrics.PRODUCE_ERRORS.inc(len(produced.failed))
         acked = set(produced.acked)
+        for article in articles:
+            if article.id in acked:
+                freshness_metrics.observe_produced(article.timings)
         self.store.mark_seen(
             ((a.id, feed.name, a.url) for a in articles if a.id in acked), when=now
         )
@@ -361,11 +393,12 @@ class Poller:
         polled body. The feed's poll state (validators, interval, health) is the poll's own
         and stays untouched; the caller records the delivery with the subscription."""
         now = self.clock()
+        discovered = utcnow()
         try:
             parsed = parse_feed(body, url=topic, headers=headers)
         except FeedParseError as exc:
             return FeedOutcome(feed.name, topic, "error", "parse_error", str(exc))
-        outcome = self._ingest_entries(feed, topic, parsed.entries, pages, now)
+        outcome = self._ingest_entries(feed, topic, parsed.entries, pages, now, discovered)
         if outcome.produce_failed:
             outcome.result, outcome.error_kind = "error", "produce_failed"
             outcome.error = f"{outcome.produce_failed} articles not acknowledged"
@@ -437,9 +470,19 @@ class Poller:
         outcome.result, outcome.error_kind, outcome.error = "error", kind, message
         return outcome
 
+    def _produce_entry(
+        self, feed: FeedConfig, entry: FeedEntry, now: datetime, discovered: datetime
+    ) -> Sending:
+        """In a page thread: fetch, extract, build and send one article at once."""
+        page, extracted, error, fetched_at = self._fetch_and_extract(feed, entry)
+        timings = Timings(discovered=discovered, fetched=fetched_at, extracted=utcnow())
+        return self.producer.send(self._article(feed, entry, (page, extracted, error), now,
+                                                timings))
+
     def _fetch_and_extract(
         self, feed: FeedConfig, entry: FeedEntry
-    ) -> tuple[FetchResult | None, Extracted | None, str | None]:
+    ) -> tuple[FetchResult | None, Extracted | None, str | None, datetime | None]:
+        """The page, what extraction made of it, why not, and when the page was read."""
         if self.robots is not None:
             verdict = self.robots.verdict(entry.link)
             if not verdict.allowed:
@@ -447,7 +490,7 @@ class Poller:
                 log.info("page not fetched, using feed entry",
                          extra={"feed": feed.name, "url": entry.link, "kind": "robots",
                                 "error": verdict.reason})
-                return None, None, f"robots: {verdict.reason}"
+                return None, None, f"robots: {verdict.reason}", None
         try:
             page = self.fetcher.get(entry.link, expect="html")
         except FetchError as exc:
@@ -455,21 +498,22 @@ class Poller:
             log.info("page not fetched, using feed entry",
                      extra={"feed": feed.name, "url": entry.link, "kind": exc.kind,
                             "error": str(exc)})
-            return None, None, str(exc)
+            return None, None, str(exc), None
+        fetched_at = utcnow()
         metrics.PAGES_FETCHED.labels("ok").inc()
         future: Future[Extracted | ExtractionFailed] = self.extractor.submit(page.url, page.body)
         try:
             result = future.result()
         except Exception as exc:  # the pool itself broke: report the page, keep going
-            return page, None, f"extraction crashed: {exc!r}"
+            return page, None, f"extraction crashed: {exc!r}", fetched_at
         if isinstance(result, ExtractionFailed):
             log.info("extraction failed, using feed entry",
                      extra={"feed": feed.name, "url": page.url, "error": str(result)})
             self._observe_drift(page.url, None)
-            return page, None, f"extraction failed: {result}"
+            return page, None, f"extraction failed: {result}", fetched_at
         metrics.EXTRACT_SECONDS.observe(result.duration_ms / 1000)
         self._observe_drift(page.url, len(result.text))
-        return page, result, None
+        return page, result, None, fetched_at
 
     def _observe_drift(self, url: str, text_chars: int | None) -> None:
         if self.drift is not None:
@@ -480,12 +524,13 @@ class Poller:
         entry: FeedEntry,
         fetched: tuple[FetchResult | None, Extracted | None, str | None],
         now: datetime,
+        timings: Timings | None = None,
     ) -> Article:
         page, extracted, error = fetched
         article = build_article(
             feed_name=feed.name, feed_url=str(feed.url), entry=entry,
             page_url=page.url if page else None, extracted=extracted, error=error,
-            fetched=now, language_hint=feed.language,
+            fetched=now, language_hint=feed.language, timings=timings,
         )
         metrics.ARTICLES_EXTRACTED.labels(article.extraction.source).inc()
         return article

@@ -30,6 +30,7 @@ from enrich.alerts.alert_store import AlertStore, AlertStoreUnavailable, Version
 from enrich.alerts.channels import Channel, DeliveryRejected
 from enrich.alerts.delivery_state import ChannelDelivery, Outcome, RetryPolicy, after_attempt
 from enrich.alerts.notification import Notification, alert_notification, digest_notification
+from ingest.freshness_metrics import observe_alert_delivered
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class DeliveryJob:
     due: dict[str, float] = field(default_factory=dict)  # channel -> monotonic time
     in_flight: set[str] = field(default_factory=set)
     unrecorded: bool = False  # the index missed the last record (it was down): write again
+    # When the alert was recorded, right after its article was acknowledged by the index: the
+    # start of "searchable -> alert delivered" (alert documents keep it as `indexed_at`).
+    searchable_at: datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -61,8 +65,10 @@ class DeliveryJob:
         if source.get("doc_type") == "digest":
             return cls(source["id"], "digest", source["rule"], deliveries, digest=source,
                        not_before=datetime.fromisoformat(not_before) if not_before else None)
+        indexed_at = source.get("indexed_at")
         return cls(source["id"], "alert", source["rule"], deliveries,
-                   alert=alert_from_doc(source))
+                   alert=alert_from_doc(source),
+                   searchable_at=datetime.fromisoformat(indexed_at) if indexed_at else None)
 
 
 @dataclass
@@ -278,6 +284,8 @@ class Deliverer:
         if delivery.status == "delivered":
             self.delivered += 1
             metrics.DELIVERIES.labels(delivery.channel, "delivered").inc()
+            if job.searchable_at is not None and delivery.delivered_at is not None:
+                observe_alert_delivered(job.searchable_at, delivery.delivered_at)
             log.info("alert delivered", extra=context)
         elif delivery.status == "retrying":
             metrics.DELIVERIES.labels(delivery.channel, "retry").inc()

@@ -210,7 +210,7 @@ class AlertEngine:
             elif alert.channels:
                 self.deliverer.submit(DeliveryJob(
                     alert.id, "alert", alert.rule, initial_deliveries(alert.channels),
-                    alert=alert,
+                    alert=alert, searchable_at=now,
                 ))
             metrics.ALERTS.labels(status).inc()
             log.info("alert " + status, extra={"alert": alert.id, "rule": alert.rule,

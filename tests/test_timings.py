@@ -1,0 +1,82 @@
+"""The `timings` contract (pure): keys, UTC, compatibility with older messages, and hops."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from enrich.worker import decode_article
+from ingest.article import TIMING_KEYS, Article, Timings
+from ingest.timing_hops import END_TO_END, HOPS, percentile, span_seconds, summarize
+from tests.support.articles import make_article
+
+T = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_timings_keys_are_exactly_the_contract() -> None:
+    assert set(Timings.model_fields) == {
+        "published", "discovered", "fetched", "extracted", "produced", "consumed", "indexed"}
+    dumped = json.loads(make_article(1).to_bytes())["timings"]
+    assert set(dumped) == set(TIMING_KEYS)
+
+
+def test_timings_are_written_in_utc_iso_8601() -> None:
+    paris = timezone(timedelta(hours=1))
+    timings = Timings(discovered=datetime(2026, 1, 2, 4, 4, 5, tzinfo=paris),
+                      fetched=datetime(2026, 1, 2, 3, 4, 6))  # naive: taken as UTC
+    dumped = json.loads(timings.model_dump_json())
+    assert dumped["discovered"] == "2026-01-02T03:04:05Z"
+    assert dumped["fetched"] == "2026-01-02T03:04:06Z"
+    assert dumped["indexed"] is None
+
+
+def test_a_message_from_an_older_producer_without_timings_is_accepted() -> None:
+    payload = json.loads(make_article(2).to_bytes())
+    del payload["timings"]
+    article = decode_article(json.dumps(payload).encode())
+    assert article.timings.discovered is None and article.timings.produced is None
+    assert article.timings.consumed is not None  # stamped when the worker decoded it
+
+
+def test_decoding_stamps_consumed_and_keeps_the_producer_stamps() -> None:
+    sent = make_article(3).model_copy(update={"timings": Timings(produced=T)})
+    article = decode_article(sent.to_bytes())
+    assert article.timings.produced == T
+    assert article.timings.consumed is not None and article.timings.consumed > T
+
+
+def test_hops_follow_the_stages_and_skip_unknown_stamps() -> None:
+    assert [h.name for h in HOPS] == [
+        "published_to_discovered", "discovered_to_fetched", "fetched_to_extracted",
+        "extracted_to_produced", "produced_to_consumed", "consumed_to_indexed"]
+    timings = Timings(published=T, discovered=T + timedelta(seconds=60),
+                      extracted=T + timedelta(seconds=61), produced=T + timedelta(seconds=61.5),
+                      indexed=T + timedelta(seconds=63))
+    hops = span_seconds(timings, HOPS)
+    # fetched is unknown (the page was not fetched): both hops touching it are left out.
+    assert hops == {"published_to_discovered": 60.0, "extracted_to_produced": 0.5}
+    assert span_seconds(timings, END_TO_END) == {"published_to_searchable": 63.0,
+                                                 "discovered_to_searchable": 3.0}
+
+
+def test_a_publication_date_in_the_future_counts_as_zero() -> None:
+    timings = Timings(published=T + timedelta(hours=2), discovered=T)
+    assert span_seconds(timings, HOPS) == {"published_to_discovered": 0.0}
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 95) == pytest.approx(95.05)
+    assert percentile([7.0], 95) == 7.0
+    stats = summarize([3.0, 1.0, 2.0])
+    assert (stats.count, stats.p50, stats.max) == (3, 2.0, 3.0)
+    assert summarize([]).p50 is None
+
+
+def test_the_article_model_reads_stored_timings_back() -> None:
+    article = make_article(4).model_copy(update={"timings": Timings(indexed=T)})
+    again = Article.model_validate(json.loads(article.to_bytes()))
+    assert again.timings.indexed == T
