@@ -8,6 +8,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from enrich.worker import run_worker
 from ingest.article import TIMING_KEYS
 from ingest.es_client import make_es
@@ -19,6 +21,10 @@ from ingest.settings import Settings
 from tests.support.articles import make_article
 from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer, delayed
 from tests.support.kafka_tools import produce, read_all
+
+
+def _count(metric: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(f"{metric}_count", labels) or 0.0
 
 
 def _when(value: str) -> datetime:
@@ -51,7 +57,12 @@ def test_every_stage_stamps_its_time_in_the_message_and_the_document(
         fixture_server.add(f"/p{n}", ARTICLE_PAGE)
     fixture_server.add("/f.xml", _feed(fixture_server, [1, 2]), "application/rss+xml")
     feeds = [FeedConfig(name="f", url=fixture_server.url("/f.xml"))]  # type: ignore[arg-type]
+    hop, end_to_end = "newswatch_freshness_hop_seconds", "newswatch_freshness_end_to_end_seconds"
+    before = {name: _count(hop, hop=name) for name in ("fetched_to_extracted",
+                                                       "consumed_to_indexed")}
+    searchable_before = _count(end_to_end, span="discovered_to_searchable")
     assert poll_once(settings, feeds).produced == 2
+    assert _count(hop, hop="fetched_to_extracted") == before["fetched_to_extracted"] + 2
 
     for record in read_all(settings.kafka_bootstrap, settings.articles_topic):
         timings = json.loads(record.value)["timings"]
@@ -62,6 +73,8 @@ def test_every_stage_stamps_its_time_in_the_message_and_the_document(
         assert _when(timings["published"]) < stages[0]
 
     assert run_worker(settings, until_idle_s=1).indexed == 2
+    assert _count(hop, hop="consumed_to_indexed") == before["consumed_to_indexed"] + 2
+    assert _count(end_to_end, span="discovered_to_searchable") == searchable_before + 2
     docs = _stored(settings)
     assert len(docs) == 2
     for doc in docs.values():
