@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from enrich.article_date import ARTICLE_DATE_FIELD, article_date
 from enrich.gazetteer import Gazetteer, load_gazetteer
 from enrich.language import detect_language
 from enrich.near_duplicates import band_keys, minhash_signature
@@ -62,6 +63,7 @@ class Enricher:
                 "minhash": signature,
                 "dedup_bands": band_keys(signature),
                 "cluster_id": article.id,
+                ARTICLE_DATE_FIELD: article_date(doc),
                 "indexed": (now or datetime.now(UTC)).isoformat(),
             }
         )

@@ -18,6 +18,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
+from enrich.article_date import ARTICLE_DATE_FIELD, since_filter
 from enrich.article_index import ArticleIndex
 from enrich.enricher import Enricher, EnrichmentVersion
 from ingest.article import Article
@@ -40,12 +41,15 @@ def selection_query(
 ) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
     if since:
-        filters.append({"range": {"published": {"gte": since.isoformat()}}})
+        filters.append(since_filter(since))
     if topic:
         filters.append({"term": {"topics": topic}})
+    # Current: enriched with these versions and dated by today's rule (older documents lack
+    # the date field, and a reprocess run gives it to them).
     current = {"bool": {"filter": [
         {"term": {"taxonomy_version": version.taxonomy}},
         {"term": {"gazetteer_version": version.gazetteer}},
+        {"exists": {"field": ARTICLE_DATE_FIELD}},
     ]}}
     must_not: list[dict[str, Any]] = [current]
     if exclude_ids:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
+from enrich.article_date import since_filter
+
 SEARCH_FIELDS = ["title^3", "title.english^2", "text", "text.english", "summary"]
 
 
@@ -39,7 +41,7 @@ def build_query(
     if topic:
         filters.append({"term": {"topics": topic}})
     if since:
-        filters.append({"range": {"published": {"gte": since.isoformat()}}})
+        filters.append(since_filter(since))  # published, else fetched: undated ones count
     must: dict[str, Any] = (
         {"multi_match": {"query": query, "fields": SEARCH_FIELDS, "type": "best_fields"}}
         if query.strip()

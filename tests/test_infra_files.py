@@ -389,8 +389,8 @@ def test_data_view_is_the_articles_alias_by_publication_time(
 ) -> None:
     (view,) = _by_type(saved_objects, "index-pattern")
     assert view["attributes"]["title"] == default_of("articles_alias") == "newswatch-articles"
-    assert view["attributes"]["timeFieldName"] == "published"
-    assert _field_type(mapping, "published") == "date"
+    assert view["attributes"]["timeFieldName"] == "published_or_fetched"  # never empty
+    assert _field_type(mapping, "published_or_fetched") == "date"
     for source_filter in json.loads(view["attributes"]["sourceFilters"]):
         assert source_filter["value"] in mapping
 
@@ -463,7 +463,7 @@ def test_visualisations_use_fields_the_index_template_maps(
             if field is not None:
                 fields_seen.add(field)
                 assert _field_type(mapping, field) in wanted_types[agg["type"]], field
-    assert {"published", "topics", "domain"} <= fields_seen
+    assert {"published_or_fetched", "topics", "domain"} <= fields_seen
     (search,) = _by_type(saved_objects, "search")
     for column in search["attributes"]["columns"]:
         assert _field_type(mapping, column) is not None, column
