@@ -18,7 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
@@ -39,6 +39,9 @@ from ingest.lease_renewal import LeaseKeeper
 from ingest.poller import Poller, PollReport, PushHook
 from ingest.robots import RobotsCache
 from ingest.settings import Settings
+from ingest.websub_policy import WebSubPolicy
+from ingest.websub_poll_hook import WebSubPollHook
+from ingest.websub_state import SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ def prepare_ingest(settings: Settings) -> None:
     try:
         FeedStateStore.from_settings(es, settings).ensure_indices()
         DriftStore(es, settings.drift_index).ensure()
+        SubscriptionStore.from_settings(es, settings).ensure_index()
     finally:
         es.close()
 
@@ -76,6 +80,9 @@ def _poller(
     leases: LeaseKeeper | None = None,
     push: PushHook | None = None,
 ) -> Iterator[Poller]:
+    if push is None and settings.websub_port is not None:
+        push = WebSubPollHook(SubscriptionStore.from_settings(es, settings),
+                              WebSubPolicy.from_settings(settings), clock)
     producer = ArticleProducer(make_producer(settings), settings.articles_topic)
     drift_store = DriftStore(es, settings.drift_index)
     drift = DriftRecorder(drift_store.load())
@@ -100,6 +107,14 @@ def _poller(
         drift_store.save(drift, clock())
     finally:
         producer.close()
+
+
+def open_poller(
+    settings: Settings, es: Elasticsearch, *, clock: Callable[[], datetime] = utcnow,
+) -> AbstractContextManager[Poller]:
+    """A Poller wired from settings for ingesting outside a poll run: the WebSub service
+    hands it the bodies hubs deliver."""
+    return _poller(settings, es, clock)
 
 
 def poll_once(

@@ -100,13 +100,29 @@ class Settings(BaseSettings):
     per_host_delay_s: float = Field(default=0.0, ge=0)
     extract_processes: int = Field(default=2, ge=1)
 
+    # --- WebSub (push instead of poll, ingest/websub_*.py) -------------------------------
+    # The callback listens on this port in the poll service (`newswatch serve`); empty: off.
+    websub_port: int | None = Field(default=8090, ge=0, le=65535)
+    websub_bind: str = "127.0.0.1"
+    # The base URL hubs reach the callback at (a reverse proxy's, say). Unset: nothing is
+    # subscribed (a hub could not verify a loopback callback); discovery is still recorded.
+    websub_public_url: str | None = None
+    websub_lease_s: int = Field(default=10 * 86400, ge=60)  # asked for; the hub decides
+    websub_poll_interval_s: int = Field(default=6 * 3600, ge=60)  # pushed feeds still polled
+    websub_verify_timeout_s: float = Field(default=300, gt=0)
+    websub_retry_s: float = Field(default=3600, gt=0)
+    websub_denied_retry_s: float = Field(default=7 * 86400, gt=0)
+    websub_check_s: float = Field(default=30, gt=0)  # maintenance: requests, renewals, expiry
+    websub_delivery_queue: int = Field(default=64, ge=1)  # bodies waiting; beyond: 503
+
     # --- observability -------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
     metrics_port: int | None = None
 
     @field_validator("articles_rollover_max_age", "articles_rollover_max_primary_shard_size",
-                     "articles_rollover_max_docs", mode="before")
+                     "articles_rollover_max_docs", "websub_port", "websub_public_url",
+                     mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip() == "" else value
@@ -160,6 +176,16 @@ class Settings(BaseSettings):
     def seen_index(self) -> str:
         """Entries already produced, by article id: survives restarts, shared by runners."""
         return f"{self.feeds_index}-seen"
+
+    @property
+    def websub_index(self) -> str:
+        """WebSub subscriptions, one per feed (ingest/websub_state.py)."""
+        return f"{self.feeds_index}-websub"
+
+    @property
+    def websub_callback_base(self) -> str | None:
+        """Where hubs reach the callback, without a trailing slash (None: not configured)."""
+        return self.websub_public_url.rstrip("/") if self.websub_public_url else None
 
     @property
     def drift_index(self) -> str:
