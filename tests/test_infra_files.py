@@ -228,7 +228,9 @@ def test_prefect_server_runs_on_postgres(services: dict[str, Any]) -> None:
 
 
 def test_newswatch_services_run_the_cli_contract(services: dict[str, Any]) -> None:
-    assert services["poll-runner"]["command"] == ["newswatch", "serve"]
+    poll_runner = command_text(services["poll-runner"])
+    assert "prefect --no-prompt deploy --all --prefect-file /app/prefect.yaml" in poll_runner
+    assert "exec prefect worker start --pool newswatch --type process" in poll_runner
     worker = command_text(services["worker"])
     assert worker.endswith("exec newswatch worker")
     assert 'NEWSWATCH_WORKER_INSTANCE="$(python -m infra.container_identity)"' in worker
