@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 
 from flows.cli_feeds import feeds
+from flows.cli_freshness import freshness
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
 from ingest.log_setup import configure_logging
@@ -520,6 +521,7 @@ def parse_date(value: str) -> date:
 
 
 cli.add_command(feeds)
+cli.add_command(freshness)
 
 
 def main() -> None:

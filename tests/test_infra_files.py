@@ -22,6 +22,7 @@ import yaml
 
 from infra.container_identity import replica_name
 from ingest.settings import Settings
+from ingest.timing_hops import END_TO_END, HOPS
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
@@ -457,14 +458,18 @@ def test_dashboard_shows_every_visualisation_map_and_search(
 def test_visualisations_use_fields_the_index_template_maps(
     saved_objects: list[dict[str, Any]], mapping: dict[str, Any]
 ) -> None:
-    wanted_types = {"date_histogram": {"date"}, "terms": {"keyword"}}
+    wanted_types = {"date_histogram": {"date"}, "terms": {"keyword"},
+                    "percentiles": {"double"}, "max": {"double"}}
+    (view,) = _by_type(saved_objects, "index-pattern")
+    runtime = json.loads(view["attributes"]["runtimeFieldMap"])
     fields_seen = set()
     for vis in _by_type(saved_objects, "visualization"):
         for agg in json.loads(vis["attributes"]["visState"])["aggs"]:
             field = agg["params"].get("field")
             if field is not None:
                 fields_seen.add(field)
-                assert _field_type(mapping, field) in wanted_types[agg["type"]], field
+                field_type = _field_type(mapping, field) or runtime.get(field, {}).get("type")
+                assert field_type in wanted_types[agg["type"]], field
     assert {"published_or_fetched", "topics", "domain"} <= fields_seen
     (search,) = _by_type(saved_objects, "search")
     for column in search["attributes"]["columns"]:
@@ -480,3 +485,26 @@ def test_map_layer_clusters_articles_on_the_geo_point(
     geo = [s for s in sources if s.get("type", "").startswith("ES_")]
     assert len(geo) == 1
     assert _field_type(mapping, geo[0]["geoField"]) == "geo_point"
+
+
+def test_freshness_runtime_fields_span_mapped_timings(
+    saved_objects: list[dict[str, Any]], mapping: dict[str, Any]
+) -> None:
+    """The data view computes each hop and end-to-end span from two `timings` dates the
+    template maps (as `newswatch freshness` does), and the freshness table shows them all."""
+    (view,) = _by_type(saved_objects, "index-pattern")
+    runtime = json.loads(view["attributes"]["runtimeFieldMap"])
+    spans = {f"freshness_{s.name}_s": s for s in HOPS + END_TO_END}
+    assert set(spans) <= set(runtime)
+    for name, span in spans.items():
+        script = runtime[name]["script"]["source"]
+        used = set(re.findall(r"doc\['([^']+)'\]", script))
+        assert used == {f"timings.{span.start}", f"timings.{span.end}"}, name
+        assert all(_field_type(mapping, field) == "date" for field in used), name
+        assert "emit(" in script and runtime[name]["type"] == "double"
+    (table,) = [v for v in _by_type(saved_objects, "visualization")
+                if v["id"] == "newswatch-freshness"]
+    aggs = json.loads(table["attributes"]["visState"])["aggs"]
+    shown = {(a["type"], a["params"]["field"]) for a in aggs}
+    assert shown == {(kind, name) for name in spans for kind in ("percentiles", "max")}
+    assert all(a["params"]["percents"] == [50, 95] for a in aggs if a["type"] == "percentiles")

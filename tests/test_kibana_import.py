@@ -130,7 +130,7 @@ def test_imports_every_saved_object_with_overwrite(kibana: FakeKibana) -> None:
     ndjson = SAVED_OBJECTS.read_bytes()
     result = import_saved_objects(kibana.url, ndjson)
     expected = [json.loads(line) for line in ndjson.decode().splitlines()]
-    assert result.ok and result.success_count == len(expected) == 7
+    assert result.ok and result.success_count == len(expected) == 8
     (received,) = kibana.imports
     assert received["path"] == "/api/saved_objects/_import"
     assert received["query"] == {"overwrite": ["true"]}
@@ -146,7 +146,7 @@ def test_refused_objects_are_reported_by_type_id_and_reason(kibana: FakeKibana) 
     kibana.refuse = {"newswatch-articles-map": "missing_references"}
     result = import_saved_objects(kibana.url, SAVED_OBJECTS.read_bytes())
     assert not result.ok
-    assert result.success_count == 6
+    assert result.success_count == 7
     assert result.errors == [
         "map/newswatch-articles-map (newswatch: articles on the map): "
         "missing_references: index-pattern/gone"
@@ -181,7 +181,7 @@ def test_command_line_uses_credentials_from_the_environment(
     assert main(["--url", kibana.url, "--wait", "5"]) == 0
     expected = "Basic " + base64.b64encode(b"elastic:s3cret").decode()
     assert kibana.imports[0]["authorization"] == expected
-    assert "7 saved objects imported" in capsys.readouterr().out
+    assert "8 saved objects imported" in capsys.readouterr().out
 
 
 def test_command_line_exits_1_when_kibana_refuses_an_object(
