@@ -43,6 +43,18 @@ def _vis_field(objects: list[dict[str, Any]], field: str) -> None:
     _edit_json(_one(objects, "visualization", 1), "visState", change)
 
 
+def _vis_field_of(objects: list[dict[str, Any]], agg_type: str, field: str) -> None:
+    """Point the first aggregation of type `agg_type` (in any visualisation) at `field`."""
+    for vis in (o for o in objects if o["type"] == "visualization"):
+        state = json.loads(vis["attributes"]["visState"])
+        for agg in state["aggs"]:
+            if agg["type"] == agg_type:
+                agg["params"]["field"] = field
+                vis["attributes"]["visState"] = json.dumps(state)
+                return
+    raise AssertionError(f"no {agg_type} aggregation to break")
+
+
 BREAKAGES: dict[str, tuple[Callable[[list[dict[str, Any]]], None], str]] = {
     "visualisation on a missing field": (
         lambda o: _vis_field(o, "source_domain"), "'source_domain' is not in the index template"),
@@ -85,6 +97,14 @@ BREAKAGES: dict[str, tuple[Callable[[list[dict[str, Any]]], None], str]] = {
         lambda o: _edit_json(_one(o, "index-pattern"), "fieldAttrs",
                              lambda attrs: attrs.update(sentiment={"customLabel": "S"})),
         "'sentiment' is not in the index template"),
+    "runtime field reading a field the template lacks": (
+        lambda o: _edit_json(_one(o, "index-pattern"), "runtimeFieldMap",
+                             lambda fields: fields.update(lag_s={
+                                 "type": "double",
+                                 "script": {"source": "emit(doc['timings.queued'].value)"}})),
+        "runtime field 'lag_s': field 'timings.queued' is not in the index template"),
+    "numeric metric on a keyword field": (
+        lambda o: _vis_field_of(o, "percentiles", "domain"), "'domain' is keyword, metric needs"),
     "embedded JSON that does not parse": (
         lambda o: _one(o, "map")["attributes"].update(mapStateJSON="{zoom: 4}"),
         "'mapStateJSON' is not valid JSON text"),

@@ -25,6 +25,7 @@ the time field need `date`; a map grid layer needs `geo_point`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,16 @@ NEEDS: dict[str, set[str]] = {
     "terms": AGGREGATABLE,
     "sort": AGGREGATABLE,
     "geo layer": {"geo_point", "geo_shape"},
+    # Metric aggregations over values (Kibana's numeric metrics).
+    "metric": {"long", "integer", "short", "byte", "double", "float", "half_float",
+               "scaled_float", "date"},
 }
+METRIC_AGGS = {"avg", "sum", "min", "max", "median", "percentiles", "percentile_ranks",
+               "std_dev"}
+# Runtime field types a data view may define (RUNTIME_FIELD_TYPES in the data_views plugin).
+RUNTIME_TYPES = {"keyword", "long", "double", "date", "ip", "boolean", "geo_point",
+                 "composite", "lookup"}
+_DOC_FIELD = re.compile(r"""doc\[\s*['"]([^'"]+)['"]\s*\]""")
 
 
 def field_mapping(properties: dict[str, Any], path: str) -> dict[str, Any] | None:
@@ -155,7 +165,25 @@ def _check_index_pattern(obj: dict[str, Any], properties: dict[str, Any]) -> lis
     for name in json.loads(attributes.get("fieldFormatMap", "{}")):
         problem = _field_problem(properties, name, None)
         problems += [problem] if problem else []
+    for name, runtime in json.loads(attributes.get("runtimeFieldMap", "{}")).items():
+        if runtime.get("type") not in RUNTIME_TYPES:
+            problems.append(f"runtime field {name!r} has type {runtime.get('type')!r}")
+        # The fields its script reads need doc values (doc['x'] on a text field fails).
+        for used in _DOC_FIELD.findall((runtime.get("script") or {}).get("source", "")):
+            problem = _field_problem(properties, used, "sort")
+            problems += [f"runtime field {name!r}: {problem}"] if problem else []
     return problems
+
+
+def runtime_fields(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data views' runtime fields, as mapping entries: fields Kibana can use like mapped
+    ones (Discover, aggregations) although the index template does not hold them."""
+    fields: dict[str, Any] = {}
+    for obj in objects:
+        if obj.get("type") == "index-pattern":
+            runtime = json.loads((obj.get("attributes") or {}).get("runtimeFieldMap") or "{}")
+            fields.update({name: {"type": spec.get("type")} for name, spec in runtime.items()})
+    return fields
 
 
 def _check_search_source(obj: dict[str, Any]) -> list[str]:
@@ -191,7 +219,8 @@ def _check_visualization(obj: dict[str, Any], properties: dict[str, Any]) -> lis
         field = (agg.get("params") or {}).get("field")
         if field is None:
             continue
-        use = agg["type"] if agg["type"] in NEEDS else None
+        use = "metric" if agg["type"] in METRIC_AGGS else agg["type"] if agg[
+            "type"] in NEEDS else None
         problem = _field_problem(properties, field, use)
         problems += [problem] if problem else []
     return problems
@@ -250,6 +279,7 @@ def problems(objects: list[dict[str, Any]], properties: dict[str, Any]) -> list[
     """Every departure from Kibana's shapes or from the template, as "type/id: what"."""
     found = []
     present = {(o.get("type"), o.get("id")) for o in objects}
+    properties = {**properties, **runtime_fields(objects)}
     for obj in objects:
         where = f"{obj.get('type')}/{obj.get('id')}"
         if not {"id", "type", "attributes", "references"} <= set(obj):
