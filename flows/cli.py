@@ -135,7 +135,10 @@ def serve(settings: Settings) -> None:
         REGISTRY.register(FeedStateCollector(make_es(settings), settings.feeds_index,
                                              settings.drift_index))
         serve_metrics(settings.metrics_port)
-    serve_poll_feeds(settings)
+    from ingest.websub_service import websub_running
+
+    with websub_running(settings):  # the WebSub callback, on its own port
+        serve_poll_feeds(settings)
 
 
 @cli.command()

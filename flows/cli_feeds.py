@@ -31,8 +31,11 @@ from ingest.feed_state import FeedStateStore
 from ingest.feeds_config import FeedConfig
 from ingest.opml import OpmlError
 from ingest.settings import Settings
+from ingest.websub_policy import fallbacks, is_pushing, push_counts
+from ingest.websub_state import Subscription, SubscriptionStore
 
 ERROR_WIDTH = 90
+_SECRET_FIELDS = {"secret", "callback_token"}
 
 
 @contextmanager
@@ -41,7 +44,9 @@ def _registry(settings: Settings) -> Iterator[FeedRegistry]:
     try:
         store = FeedStateStore.from_settings(es, settings)
         store.ensure_indices()
-        yield FeedRegistry(settings.feeds_file, store)
+        subscriptions = SubscriptionStore.from_settings(es, settings)
+        subscriptions.ensure_index()
+        yield FeedRegistry(settings.feeds_file, store, subscriptions)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -135,10 +140,13 @@ def show_feed(settings: Settings, name: str, as_json: bool) -> None:
     """Everything known about one feed: its config and its state."""
     with _registry(settings) as registry:
         entry = registry.entry(name)
+        subscription = registry.subscription(name)
     if entry is None:
         raise click.ClickException(f"no feed named {name!r}")
     if as_json:
-        click.echo(json.dumps(_as_json(entry), ensure_ascii=False, indent=2))
+        shown = _as_json(entry)
+        shown["websub"] = _subscription_json(subscription)
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
     click.echo(f"{'name':22} {entry.name}")
     click.echo(f"{'status':22} {entry.status}")
@@ -160,6 +168,27 @@ def show_feed(settings: Settings, name: str, as_json: bool) -> None:
         if isinstance(value, datetime):
             value = f"{value.isoformat()} ({_relative(value, now)})"
         click.echo(f"{key:22} {value}")
+    _show_subscription(subscription, now, settings.websub_poll_interval_s)
+
+
+def _subscription_json(sub: Subscription | None) -> dict[str, Any] | None:
+    """The subscription without what would let someone forge deliveries."""
+    return None if sub is None else sub.model_dump(mode="json", exclude=_SECRET_FIELDS)
+
+
+def _show_subscription(sub: Subscription | None, now: datetime, pushed_interval_s: int) -> None:
+    if sub is None:
+        click.echo(f"{'websub':22} no hub advertised (polled only)")
+        return
+    pushed = f"pushed, polled every {_interval(pushed_interval_s)}" if is_pushing(sub, now) \
+        else "polled normally"
+    click.echo(f"{'websub':22} {sub.status} ({pushed})")
+    for key, value in sub.model_dump(exclude=_SECRET_FIELDS | {"feed", "status"}).items():
+        if value is None or value == 0 or value is True:
+            continue
+        if isinstance(value, datetime):
+            value = f"{value.isoformat()} ({_relative(value, now)})"
+        click.echo(f"{'websub_' + key:22} {value}")
 
 
 @feeds.command("add")
@@ -255,20 +284,31 @@ def feeds_health(settings: Settings, as_json: bool) -> None:
     sites whose extraction drifted (their template changed?)."""
     with _registry(settings) as registry:
         entries = registry.entries()
+        subscriptions = registry.all_subscriptions()
     counts = status_counts(entries)
     bad = problems(entries)
     drifting = _drifting_domains(settings)
+    fallen = fallbacks(subscriptions)
     if as_json:
         click.echo(json.dumps({"counts": counts, "problems": [_as_json(e) for e in bad],
-                               "extraction_drift": drifting}, ensure_ascii=False))
+                               "extraction_drift": drifting,
+                               "websub": {"counts": push_counts(subscriptions),
+                                          "fallback": [_subscription_json(s) for s in fallen]}},
+                              ensure_ascii=False))
         return
     click.echo("feeds by status: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for site in drifting:
         click.echo(f"extraction drift on {site['domain']}: {site['reasons']}")
+    if subscriptions:
+        click.echo("push (WebSub) subscriptions: " + ", ".join(
+            f"{k} {v}" for k, v in push_counts(subscriptions).items()))
+    now = utcnow()
+    for sub in fallen:
+        click.echo(f"push failed for {sub.feed} ({sub.status} {_relative(sub.status_since, now)},"
+                   f" next try {_relative(sub.retry_at, now)}): {sub.reason}; polled normally")
     if not bad:
         click.echo("no problem feeds")
         return
-    now = utcnow()
     rows = [
         (e.name, e.status,
          str(e.state.consecutive_failures if e.state else 0),

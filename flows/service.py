@@ -91,6 +91,7 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
         f"  Kafka          {settings.kafka_bootstrap}  (topic {settings.articles_topic})\n"
         f"  Prefect UI     http://127.0.0.1:{port}  (deployment poll-feeds/poll-feeds: due feeds "
         f"every {settings.poll_tick_s}s)\n"
+        f"  WebSub         {websub_line(settings)}\n"
         f"  Logs           {log_dir}/\n"
         "  Try            newswatch search Idlib --topic syria\n"
         "Ctrl-C stops everything.\n",
@@ -119,6 +120,18 @@ def run_service(settings: Settings, *, workers: int = 2) -> int:
             stack_down(endpoints)
         print("stopped; data kept under", settings.data_dir, flush=True)
     return 0
+
+
+def websub_line(settings: Settings) -> str:
+    """Where the poll service's WebSub callback listens, and what hubs are told."""
+    if settings.websub_port is None:
+        return "off (NEWSWATCH_WEBSUB_PORT is empty): every feed is polled"
+    local = f"http://{settings.websub_bind}:{settings.websub_port}/websub/"
+    public = settings.websub_callback_base
+    if public is None:
+        return (f"callback listens on {local} (set NEWSWATCH_WEBSUB_PUBLIC_URL to the URL hubs "
+                "reach it at; until then nothing is subscribed)")
+    return f"callback listens on {local}, hubs call {public}/websub/"
 
 
 def _start(child: Child, log_dir: Path) -> None:

@@ -22,6 +22,7 @@ from ingest.feed_state import FEED_STATUSES, FeedState, FeedStateStore
 from ingest.feeds_config import FeedConfig, feed_url_key, load_feeds
 from ingest.feeds_file_edit import FeedsFileEditError, add_feeds, remove_feed
 from ingest.opml import OpmlImport, feeds_to_opml, parse_opml
+from ingest.websub_state import Subscription, SubscriptionStore
 
 # Besides the stored statuses: configured but never polled, and state left by a removed feed.
 VIEW_STATUSES = (*FEED_STATUSES, "new", "orphaned")
@@ -102,9 +103,18 @@ def same_feed_url(first: str, second: str) -> bool:
 
 
 class FeedRegistry:
-    def __init__(self, feeds_file: Path, store: FeedStateStore) -> None:
+    def __init__(self, feeds_file: Path, store: FeedStateStore,
+                 subscriptions: SubscriptionStore | None = None) -> None:
         self.feeds_file = feeds_file
         self.store = store
+        self.subscriptions = subscriptions
+
+    def subscription(self, name: str) -> Subscription | None:
+        """The feed's WebSub subscription (ingest/websub_state.py), if it names a hub."""
+        return self.subscriptions.get(name) if self.subscriptions is not None else None
+
+    def all_subscriptions(self) -> list[Subscription]:
+        return self.subscriptions.all() if self.subscriptions is not None else []
 
     def configured(self) -> list[FeedConfig]:
         return load_feeds(self.feeds_file).feeds if self.feeds_file.exists() else []

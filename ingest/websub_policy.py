@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from ingest.websub_discovery import Discovery
-from ingest.websub_state import Mode, Subscription, SubStatus
+from ingest.websub_state import SUB_STATUSES, Mode, Subscription, SubStatus
 
 if TYPE_CHECKING:
     from ingest.settings import Settings
@@ -233,3 +233,20 @@ def rediscovered(sub: Subscription | None, found: Discovery | None, *, feed: str
         rejected_deliveries=sub.rejected_deliveries if sub else 0,
         missed_entries=sub.missed_entries if sub else 0,
     )
+
+
+FALLBACK_STATUSES: tuple[SubStatus, ...] = ("failed", "denied")
+
+
+def push_counts(subs: list[Subscription]) -> dict[str, int]:
+    """Subscriptions per status, every status listed (for `feeds health`)."""
+    counts: dict[str, int] = dict.fromkeys(SUB_STATUSES, 0)
+    for sub in subs:
+        counts[sub.status] += 1
+    return counts
+
+
+def fallbacks(subs: list[Subscription]) -> list[Subscription]:
+    """Wanted subscriptions whose push failed: those feeds are polled at their own interval."""
+    return sorted((s for s in subs if s.wanted and s.status in FALLBACK_STATUSES),
+                  key=lambda s: (s.status, s.feed))

@@ -314,43 +314,47 @@ class WebSubService:
 
 
 @contextmanager
-def websub_running(settings: Settings, poller: Poller,
+def websub_running(settings: Settings,
                    clock: Callable[[], datetime] = utcnow) -> Iterator[WebSubService | None]:
-    """The callback server and the maintenance loop for as long as the block runs, on
-    `NEWSWATCH_WEBSUB_PORT`; None (and polling unaffected) when it is off or its port is
-    taken."""
+    """The callback server, the delivery workers (with a poller of their own: one extraction
+    process, a producer, a fetcher) and the maintenance loop, for as long as the block runs;
+    None, and polling unaffected, when `NEWSWATCH_WEBSUB_PORT` is empty or its port taken."""
     if settings.websub_port is None:
         yield None
         return
     from ingest.es_client import make_es
     from ingest.http_fetch import FetchPolicy
+    from ingest.poll_run import open_poller
 
     es = make_es(settings)
-    store = SubscriptionStore.from_settings(es, settings)
-    store.ensure_index()
-    with HubClient(FetchPolicy.from_settings(settings)) as hubs:
-        service = WebSubService(
-            store=store, policy=WebSubPolicy.from_settings(settings), hubs=hubs,
-            poller=poller, feeds=ConfiguredFeeds(settings),
-            callback_base=settings.websub_callback_base,
-            queue_size=settings.websub_delivery_queue, clock=clock)
-        try:
-            server = CallbackServer(service, bind=settings.websub_bind,
-                                    port=settings.websub_port,
-                                    max_body_bytes=settings.max_body_bytes).start()
-        except OSError as exc:
-            log.error("WebSub callback not started; feeds are polled only",
-                      extra={"port": settings.websub_port, "error": str(exc)})
-            es.close()
-            yield None
-            return
-        service.start(settings.websub_check_s)
-        log.info("WebSub callback listening", extra={
-            "url": f"http://{settings.websub_bind}:{server.port}/websub/",
-            "public_url": settings.websub_callback_base})
-        try:
-            yield service
-        finally:
-            server.stop()
-            service.stop()
-            es.close()
+    try:
+        store = SubscriptionStore.from_settings(es, settings)
+        store.ensure_index()
+        one_process = settings.model_copy(update={"extract_processes": 1})
+        with HubClient(FetchPolicy.from_settings(settings)) as hubs, \
+                open_poller(one_process, es, clock=clock) as poller:
+            service = WebSubService(
+                store=store, policy=WebSubPolicy.from_settings(settings), hubs=hubs,
+                poller=poller, feeds=ConfiguredFeeds(settings),
+                callback_base=settings.websub_callback_base,
+                queue_size=settings.websub_delivery_queue, clock=clock)
+            try:
+                server = CallbackServer(service, bind=settings.websub_bind,
+                                        port=settings.websub_port,
+                                        max_body_bytes=settings.max_body_bytes).start()
+            except OSError as exc:
+                log.error("WebSub callback not started; feeds are polled only",
+                          extra={"port": settings.websub_port, "error": str(exc)})
+                yield None
+                return
+            service.start(settings.websub_check_s)
+            log.info("WebSub callback listening", extra={
+                "url": f"http://{settings.websub_bind}:{server.port}/websub/",
+                "public_url": settings.websub_callback_base})
+            try:
+                yield service
+            finally:
+                server.stop()
+                service.stop()
+    finally:
+        es.close()

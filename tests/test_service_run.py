@@ -35,6 +35,7 @@ def test_run_schedules_polls_indexes_and_stops_on_ctrl_c(tmp_path: Path) -> None
         f"feeds:\n  - name: demo-site\n    url: {site.base_url}/feed.xml\n", encoding="utf-8"
     )
     kafka_port, es_port, prefect_port = free_port(), free_port(), free_port()
+    websub_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "PREFECT_"))}
     env.update(
         {
@@ -45,6 +46,7 @@ def test_run_schedules_polls_indexes_and_stops_on_ctrl_c(tmp_path: Path) -> None
             "NEWSWATCH_CONFIG_DIR": str(config),
             "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
             "NEWSWATCH_POLL_INTERVAL_S": "3600",
+            "NEWSWATCH_WEBSUB_PORT": str(websub_port),
         }
     )
     es_url = env["NEWSWATCH_ES_URL"]
@@ -61,6 +63,11 @@ def test_run_schedules_polls_indexes_and_stops_on_ctrl_c(tmp_path: Path) -> None
             assert service.poll() is None, service.stdout.read().decode() if service.stdout else ""
             time.sleep(1)
         assert _count(es_url, "newswatch-articles") == 4
+        # The poll service serves the WebSub callback; a callback it never handed out is 404.
+        callback = httpx.get(f"http://127.0.0.1:{websub_port}/websub/demo-site/unknown",
+                             params={"hub.mode": "subscribe", "hub.challenge": "c"}, timeout=5)
+        assert callback.status_code == 404 and callback.headers["server"].startswith(
+            "newswatch-websub")
         service.send_signal(signal.SIGINT)
         output = service.communicate(timeout=120)[0].decode()
     finally:
@@ -73,6 +80,7 @@ def test_run_schedules_polls_indexes_and_stops_on_ctrl_c(tmp_path: Path) -> None
         site.stop()
     assert service.returncode == 0, output
     assert "Prefect UI" in output and "newswatch search" in output
+    assert f"callback listens on http://127.0.0.1:{websub_port}/websub/" in output
     endpoints = StackEndpoints(
         tmp_path / "data" / "stack", "127.0.0.1", kafka_port, "127.0.0.1", es_port
     )

@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from flows.cli_feeds import feeds
 from ingest.es_client import make_es
 from ingest.feed_state import FeedStateStore
 from ingest.feeds_config import FeedConfig
@@ -347,3 +349,27 @@ def test_ssrf_rules_hold_for_hubs_and_for_what_a_delivery_names(
         assert article["extraction"]["source"] == "feed_entry"  # the page was not fetched
         assert "refused_private" in article["extraction"]["error"]
         assert push.site.hits("/a9.html") == 0
+
+
+def test_feeds_show_and_health_say_how_each_feed_is_fed(push: Push) -> None:
+    sub = push.subscribe()
+    shown = CliRunner().invoke(feeds, ["show", FEED], obj=push.settings,
+                               catch_exceptions=False).output
+    assert "websub                 active (pushed, polled every 6.0h)" in shown
+    assert f"websub_hub             {push.hub.url}" in shown
+    assert sub.secret not in shown and sub.callback_token not in shown
+    as_json = json.loads(CliRunner().invoke(feeds, ["show", FEED, "--json"],
+                                            obj=push.settings).output)
+    assert as_json["websub"]["status"] == "active" and "secret" not in as_json["websub"]
+
+    push.hub.behaviour = "deny"
+    push.service.maintain_once()  # nothing due: still active
+    push.clock.offset = timedelta(seconds=push.hub.lease_s - 60)  # renewal due: denied
+    push.service.maintain_once()
+    push.wait(lambda: getattr(push.sub(), "status", None) == "denied")
+    health = CliRunner().invoke(feeds, ["health"], obj=push.settings,
+                                catch_exceptions=False).output
+    assert "push (WebSub) subscriptions: discovered 0, pending 0, active 0, failed 0, " \
+           "denied 1" in health
+    assert f"push failed for {FEED} (denied" in health
+    assert "hub denied: not on my watch; polled normally" in health
