@@ -16,6 +16,7 @@ from enrich.language import detect_language
 from enrich.near_duplicates import band_keys, minhash_signature
 from enrich.tagger import Tagger
 from enrich.taxonomy import load_taxonomy
+from enrich.topic_model import load_topic_model
 from ingest.article import Article
 from ingest.settings import Settings
 
@@ -28,18 +29,28 @@ class EnrichmentVersion:
     gazetteer: str
 
 
+def load_tagger(config_dir: Path, gazetteer: Gazetteer | None = None) -> Tagger:
+    """The tagger of a config folder: `topics.yaml`, its model `topic_model.yaml`, and the
+    gazetteer (`actors.yaml`, `places.yaml`) whose findings are evidence too."""
+    if gazetteer is None:
+        gazetteer = load_gazetteer(config_dir / "actors.yaml", config_dir / "places.yaml")
+    return Tagger(
+        load_taxonomy(config_dir / "topics.yaml"),
+        load_topic_model(config_dir / "topic_model.yaml"),
+        gazetteer,
+    )
+
+
 class Enricher:
     def __init__(self, tagger: Tagger, gazetteer: Gazetteer) -> None:
         self.tagger = tagger
         self.gazetteer = gazetteer
-        self.version = EnrichmentVersion(tagger.taxonomy.version, gazetteer.version)
+        self.version = EnrichmentVersion(tagger.version, gazetteer.version)
 
     @classmethod
     def from_config_dir(cls, config_dir: Path) -> Enricher:
-        return cls(
-            Tagger(load_taxonomy(config_dir / "topics.yaml")),
-            load_gazetteer(config_dir / "actors.yaml", config_dir / "places.yaml"),
-        )
+        gazetteer = load_gazetteer(config_dir / "actors.yaml", config_dir / "places.yaml")
+        return cls(load_tagger(config_dir, gazetteer), gazetteer)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
@@ -47,8 +58,8 @@ class Enricher:
 
     def enrich(self, article: Article, *, now: datetime | None = None) -> dict[str, Any]:
         language = article.language or detect_language(f"{article.title}\n{article.text[:2000]}")
-        tags = self.tagger.tag(article.title, article.text, language)
         found = self.gazetteer.find(article.title, article.text)
+        tags = self.tagger.tag(article.title, article.text, language, places=found)
         signature = minhash_signature(article.title, article.text)
         doc = article.model_dump(mode="json", exclude={"summary"} if not article.summary else None)
         doc.update(

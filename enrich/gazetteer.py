@@ -119,6 +119,15 @@ class Gazetteer:
             parent = self._places[parent].parent
         return chain
 
+    def country_chain(self, entry_id: str) -> tuple[str, ...]:
+        """The places an actor or place id stands in, itself (or an actor's country) first and
+        its country last: saraqib → (saraqib, idlib, syria); an actor of Iran → (iran,).
+        Empty for an actor without a country and for unknown ids."""
+        place_id = self._actor_country.get(entry_id, entry_id)
+        if place_id not in self._places:
+            return ()
+        return (place_id, *self.ancestors(place_id))
+
     def find(self, title: str, text: str) -> GazetteerResult:
         mentions = self._mentions(title, True, 0) + self._mentions(text, False, len(title) + 1)
         confirmed = self._confirmed(mentions)

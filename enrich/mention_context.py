@@ -37,6 +37,11 @@ class _Item:
     separator: str
 
 
+def sentence_starts(text: str) -> list[int]:
+    """Offsets where each sentence of the text begins (0 first), by the same rule as lists."""
+    return [0, *(match.end() for match in _SENTENCE_END.finditer(text))]
+
+
 def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     begin = 0
     for match in _SENTENCE_END.finditer(text, 0, start):

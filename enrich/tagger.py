@@ -3,7 +3,7 @@
 An analyst who sees "iran" on a story about a Paris bakery must be able to read what fired, where
 and how much it weighed; so every tag carries its evidence, a score and the threshold it passed.
 
-The rule (the same text is in config/topics.yaml, where its numbers live):
+How (config/topics.yaml documents the numbers, enrich/topic_model.py the decision):
 
 1. Title and body are normalised (enrich/text_normalize.py, whitespace runs squeezed) and
    searched with one Aho-Corasick automaton over every term of every topic
@@ -12,18 +12,24 @@ The rule (the same text is in config/topics.yaml, where its numbers live):
 2. A term found inside one of its topic's negative phrases ("Syrian hamster", "Iranian-born") is
    dropped; where terms of one topic overlap, the longest wins ("Islamic Republic of Iran" is one
    mention, not two).
-3. Each mention scores: kind weight (name 1, domestic term 1 in its own language, adjective 0.5,
-   context word 1 but only when the item also has another kind of term of the topic's family)
-   × 3 in the title or 1 in the body × 0.25 when it is one short item of a list whose other
-   items are not of its family ("Russia, Iran, Turkiye and the US"; but "Idlib, Hama and
-   Aleppo" is a round-up of Syrian fronts and counts in full).
-   A dateline ("TEHRAN – ...") scores only when no topic outside the family has evidence: it
-   says where the reporter files from, not what the story is about.
-4. A topic's score adds the mentions of the topics that imply it (an Idlib town is evidence of
-   Syria). It is tagged when the score reaches the threshold for the body's length: 1 up to 300
-   characters (a title and a lead), 2 up to 1,000, 3 up to 3,000, then one more point per 3,000.
-   One passing body mention in a long article never tags; one title mention always does.
+3. Each mention earns points: kind weight (name 1, domestic term 1 in its own language, adjective
+   0.5, context word 1 but only when the item also has another kind of term of the topic's
+   family) × 3 in the title or 1 in the body × 0.25 when it is one short item of a list whose
+   other items are not of its family ("Russia, Iran, Turkiye and the US"; but "Idlib, Hama and
+   Aleppo" is a round-up of Syrian fronts and counts in full). A dateline ("TEHRAN – ...")
+   earns points only when no topic outside the family has evidence: it says where the reporter
+   files from, not what the story is about. A topic's mentions include those of the topics that
+   imply it (an Idlib town is evidence of Syria).
+4. Where the points sit (title, lead, body; how many sentences; in lists; in a dateline), set
+   against the gazetteer's actors and places of the topic's country and of other countries,
+   become the features of enrich/tag_features.py; the logistic model of enrich/topic_model.py
+   (weights in config/topic_model.yaml, refitted by `newswatch eval tagging --refit`) turns them
+   into a probability, and the topic is tagged when it reaches the model's threshold.
 5. Tagged topics add the topics they imply (idlib → syria).
+
+Each topic with evidence keeps it in the document: the probability (`score`) and `threshold`,
+the `points`, the `features`, the terms that counted (`hits`) and the `negatives` that refused
+one.
 
 Matching does not depend on the article's language (publishers mix scripts and quote foreign
 names, and language detection is unreliable on short titles), with one exception: "domestic"
@@ -41,10 +47,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from enrich.mention_context import dateline_head, enumeration_span
+from enrich.gazetteer import Gazetteer, GazetteerResult
+from enrich.mention_context import dateline_head, enumeration_span, sentence_starts
+from enrich.tag_features import CountryWeights, MentionFacts, topic_features
 from enrich.taxonomy import ScoringRules, Taxonomy, TermKind
 from enrich.term_matcher import TermHit, TermMatcher
 from enrich.text_normalize import fold_for_matching
+from enrich.topic_model import TopicModel
 
 __all__ = ["Mention", "TagResult", "Tagger"]
 
@@ -81,6 +90,8 @@ class TagResult:
     evidence: list[dict[str, Any]]
     taxonomy_version: str
     mentions: list[Mention] = field(default_factory=list, repr=False)
+    # topic → its features, for every topic with points (what the model saw; the eval refits on it)
+    features: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,18 @@ def _without_prefix(text: str, prefix: str) -> str:
     return text
 
 
+def _facts(mention: Mention, points: float) -> MentionFacts:
+    return MentionFacts(
+        term=mention.term,
+        in_title=mention.where == "title",
+        start=mention.start,
+        points=points,
+        adjective=mention.kind is TermKind.ADJECTIVE,
+        listed=mention.enumerated,
+        dateline=mention.dateline,
+    )
+
+
 def _longest_first(hits: Iterable[TermHit[_TermKey]]) -> list[TermHit[_TermKey]]:
     """Per topic, keep the longest of overlapping hits (names before adjectives on a tie)."""
     rank = {TermKind.NAME: 0, TermKind.DOMESTIC: 1, TermKind.ADJECTIVE: 2, TermKind.CONTEXT: 3}
@@ -148,18 +171,40 @@ def _longest_first(hits: Iterable[TermHit[_TermKey]]) -> list[TermHit[_TermKey]]
 
 
 class Tagger:
-    """Holds the compiled automaton for one taxonomy; `tag` is pure and thread-safe."""
+    """Holds the compiled automaton for one taxonomy and its model; `tag` is pure and
+    thread-safe. With a gazetteer, the actors and places it finds become evidence too (the
+    enricher passes the result it computed anyway; without one, `tag` looks them up)."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(
+        self, taxonomy: Taxonomy, model: TopicModel, gazetteer: Gazetteer | None = None
+    ) -> None:
         self.taxonomy = taxonomy
+        self.model = model
+        self.gazetteer = gazetteer
+        # Stored in every document: a new taxonomy or a refitted model both mean "reprocess".
+        self.version = f"{taxonomy.version}+{model.version}"
         self._rules = taxonomy.scoring
         self._matcher: TermMatcher[_TermKey] = TermMatcher(
-            (_TermKey(spec.topic, spec.kind, spec.language), spec.term) for spec in taxonomy.terms()
+            (
+                (_TermKey(spec.topic, spec.kind, spec.language), spec.term)
+                for spec in taxonomy.terms()
+            ),
+            languages=lambda key: key.language,
         )
         self._family = {topic: taxonomy.family(topic) for topic in taxonomy.topic_ids}
+        self._topic_ids = frozenset(taxonomy.topic_ids)
         self._implying = {topic: taxonomy.implying(topic) for topic in taxonomy.topic_ids}
+        self._implied = {
+            topic: taxonomy.implied(topic) - {topic} for topic in taxonomy.topic_ids
+        }
 
-    def tag(self, title: str, text: str, language: str | None = None) -> TagResult:
+    def tag(
+        self,
+        title: str,
+        text: str,
+        language: str | None = None,
+        places: GazetteerResult | None = None,
+    ) -> TagResult:
         norm_title = _fold(title)
         body = _without_prefix(_fold(text), norm_title)
         head = dateline_head(_without_prefix(text.strip(), title.strip()))
@@ -169,21 +214,41 @@ class Tagger:
         ]
         mentions = [m for segment in segments for m in segment.mentions]
         negatives = [n for segment in segments for n in segment.negatives]
+        if not mentions and not negatives:
+            return TagResult([], [], [], self.version)
         threshold = self._rules.threshold(len(body))
+        if places is None and self.gazetteer is not None and mentions:
+            places = self.gazetteer.find(title, text)
+        starts = sentence_starts(body) if mentions else [0]
 
-        tagged: set[str] = set()
         evidence: list[dict[str, Any]] = []
+        features_by_topic: dict[str, dict[str, float]] = {}
         for topic in self.taxonomy.topic_ids:
-            weigh = self._weigher(topic, mentions)
+            countries = self._countries(topic, places)
+            weigh = self._weigher(topic, mentions, other_country=countries.other > 0)
             own = [(m, weigh(m)) for m in mentions if m.topic in self._implying[topic]]
             refused = [n for n in negatives if n.topic in self._implying[topic]]
             if not own and not refused:
                 continue
-            score = sum(w for _, w in own)
-            is_tagged = score > 0 and score >= threshold - 1e-9
-            if is_tagged:
-                tagged |= self.taxonomy.implied(topic)
-            evidence.append(self._evidence(topic, score, threshold, is_tagged, own, refused))
+            points = sum(w for _, w in own)
+            features = topic_features(
+                [_facts(m, w) for m, w in own],
+                body_chars=len(body),
+                sentence_starts=starts,
+                threshold=threshold,
+                negative=bool(refused),
+                implied_points=sum(weigh(m) for m in mentions if m.topic in self._implied[topic]),
+                countries=countries,
+            )
+            probability = 0.0
+            if points > 0:
+                features_by_topic[topic] = features
+                probability = self.model.probability(topic, features)
+            evidence.append(
+                self._evidence(topic, probability, self.model.threshold, points, features, own,
+                               refused)
+            )
+        tagged = set(self.decide(features_by_topic, self.model))
         for entry in evidence:
             # A topic tagged only through implication (syria from idlib) says so.
             entry["tagged"] = entry["topic"] in tagged
@@ -192,9 +257,49 @@ class Tagger:
             topics=sorted(tagged),
             matches=sorted({m.term for m in mentions}),
             evidence=evidence,
-            taxonomy_version=self.taxonomy.version,
+            taxonomy_version=self.version,
             mentions=mentions,
+            features=features_by_topic,
         )
+
+    def decide(self, features: dict[str, dict[str, float]], model: TopicModel) -> list[str]:
+        """The topics tagged, given each topic's features (topics with points only) and a
+        model: those whose probability reaches the threshold, with the topics they imply.
+        The evaluation calls it with each fold's model on the held-out items' features."""
+        tagged: set[str] = set()
+        for topic, values in features.items():
+            if model.probability(topic, values) >= model.threshold:
+                tagged |= self.taxonomy.implied(topic)
+        return sorted(tagged)
+
+    def _countries(self, topic: str, places: GazetteerResult | None) -> CountryWeights:
+        """The gazetteer's findings as seen from one topic (0s when the topic is no place).
+
+        "Other" countries are those the taxonomy does not follow: two followed countries in
+        one story (Iran's forces in Syria) are each judged on their own evidence, while a
+        story about North Korea or Morocco that names Iran or Quneitra is someone else's."""
+        gazetteer = self.gazetteer
+        if places is None or gazetteer is None or not gazetteer.country_chain(topic):
+            return CountryWeights()
+        own = 0.0
+        others: Counter[str] = Counter()
+        for entry_id, weight in places.weights.items():
+            chain = gazetteer.country_chain(entry_id)
+            if not chain:
+                continue
+            if topic in chain:
+                # The country's actors and places, not its own name (the terms count that).
+                own += weight if entry_id != topic else 0.0
+            elif chain[-1] not in self._topic_ids:
+                others[chain[-1]] += weight
+        main = 0
+        if places.main_place is not None:
+            chain = gazetteer.country_chain(places.main_place)
+            if topic in chain:
+                main = 1
+            elif chain and chain[-1] not in self._topic_ids:
+                main = -1
+        return CountryWeights(own=own, other=max(others.values(), default=0.0), main_place=main)
 
     def _scan(self, where: Where, text: str, language: str | None, dateline_chars: int) -> _Segment:
         segment = _Segment(where, text)
@@ -203,8 +308,10 @@ class Tagger:
         hits = [
             hit
             for hit in self._matcher.find_normalized(text)
-            # Domestic terms exist only in the country's own language.
-            if hit.key.kind is not TermKind.DOMESTIC or hit.key.language == language
+            # Domestic terms exist only in the country's own language, and so do suffixes
+            # glued without an apostrophe ("Suriyeyle" is Turkish; "Irani" in English is not).
+            if (hit.key.kind is not TermKind.DOMESTIC or hit.key.language == language)
+            and (not hit.suffixed or language in (hit.key.language, None))
         ]
         refusals = [h for h in hits if h.key.kind is TermKind.NEGATIVE]
         foreign = [h for h in hits if h.key.kind is TermKind.FOREIGN]
@@ -268,10 +375,12 @@ class Tagger:
             for other in hits
         )
 
-    def _weigher(self, topic: str, mentions: list[Mention]) -> _Weigher:
+    def _weigher(self, topic: str, mentions: list[Mention], *, other_country: bool) -> _Weigher:
+        """`other_country`: the gazetteer found a country outside the topic's family, which
+        like another topic's evidence takes the weight off a dateline."""
         family = self._family[topic]
         anchored = any(m.topic in family and m.kind is not TermKind.CONTEXT for m in mentions)
-        foreign = any(
+        foreign = other_country or any(
             m.topic not in family and not m.dateline and m.kind is not TermKind.CONTEXT
             for m in mentions
         )
@@ -280,9 +389,10 @@ class Tagger:
     @staticmethod
     def _evidence(
         topic: str,
-        score: float,
+        probability: float,
         threshold: float,
-        tagged: bool,
+        total: float,
+        features: dict[str, float],
         weighed: list[tuple[Mention, float]],
         refused: list[_Refusal],
     ) -> dict[str, Any]:
@@ -305,9 +415,11 @@ class Tagger:
         negatives = Counter((r.term, r.where) for r in refused)
         return {
             "topic": topic,
-            "score": round(score, 3),
+            "score": round(probability, 3),
             "threshold": threshold,
-            "tagged": tagged,
+            "tagged": False,  # set once implications are known
+            "points": round(total, 3),
+            "features": {name: round(value, 3) for name, value in features.items()},
             "hits": hits,
             "negatives": [
                 {"term": term, "where": where, "count": n} for (term, where), n in negatives.items()

@@ -385,14 +385,36 @@ def eval_group() -> None:
 @eval_group.command("tagging")
 @click.option("--items", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("../shared/corpora/tagging/items.jsonl"), show_default=True)
+@click.option("--refit", is_flag=True,
+              help="Refit the topic model on all items and write $NEWSWATCH_CONFIG_DIR/"
+                   "topic_model.yaml (the cross-validated scores are printed first).")
+@click.option("--l2", type=float, default=None,
+              help="L2 penalty of the fits (default: the shipped model's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
 @click.pass_obj
-def eval_tagging(settings: Settings, items: Path) -> None:
-    """Precision, recall and F1 of the topic tagger per topic and per language."""
-    from enrich.tagging_eval import format_report, run_tagging_eval
-    from enrich.taxonomy import load_taxonomy
+def eval_tagging(settings: Settings, items: Path, refit: bool, l2: float | None,
+                 as_json: bool) -> None:
+    """Precision, recall and F1 of the topic tagger per topic and per language: cross-validated
+    with folds by source, and the whole-set fit."""
+    from enrich.enricher import load_tagger
+    from enrich.tagging_eval import cross_validate, format_cross_validation, run_tagging_eval
+    from enrich.topic_model import fitted_on_now, write_topic_model
 
-    report = run_tagging_eval(items, load_taxonomy(settings.topics_file))
-    click.echo(format_report(report))
+    tagger = load_tagger(settings.config_dir)
+    cv = cross_validate(items, tagger, l2=l2)
+    if refit:
+        refitted = cv.refit.model_copy(update={"fitted_on": fitted_on_now(
+            cv.report.items, cv.rows, items, tagger.taxonomy.version, cv.l2)})
+        path = settings.config_dir / "topic_model.yaml"
+        write_topic_model(refitted, path)
+        click.echo(f"wrote {path} (model {refitted.version})", err=True)
+        tagger = load_tagger(settings.config_dir)
+    fit = run_tagging_eval(items, tagger)
+    if as_json:
+        click.echo(json.dumps({"cross_validated": cv.report.summary(), "folds": cv.folds,
+                               "fit": fit.summary()}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_cross_validation(cv, fit))
 
 
 @eval_group.command("extraction")

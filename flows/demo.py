@@ -35,7 +35,7 @@ DEMO_SECRET = "newswatch-demo-secret"
 def demo_config_dir(settings: Settings, into: Path) -> Path:
     """The configured taxonomy and gazetteers, with the demo's own alert rules."""
     into.mkdir(parents=True, exist_ok=True)
-    for name in ("topics.yaml", "actors.yaml", "places.yaml"):
+    for name in ("topics.yaml", "topic_model.yaml", "actors.yaml", "places.yaml"):
         shutil.copy(settings.config_dir / name, into / name)
     rules = resources.files("flows").joinpath("demo_site/alerts.yaml").read_text("utf-8")
     (into / "alerts.yaml").write_text(rules, encoding="utf-8")

@@ -42,11 +42,13 @@ def test_reprocess_after_a_taxonomy_change_is_resumable(
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     topics = (config / "topics.yaml").read_text(encoding="utf-8")
-    old = Enricher.from_config_dir(REPO / "config").version.taxonomy
-    bumped = re.sub(r'(?m)^version: .*$', f'version: "{old}-next"', topics, count=1)
+    old = Enricher.from_config_dir(REPO / "config").tagger
+    bumped = re.sub(r'(?m)^version: .*$', f'version: "{old.taxonomy.version}-next"', topics,
+                    count=1)
     (config / "topics.yaml").write_text(bumped, encoding="utf-8")
     enricher = Enricher.from_config_dir(config)
-    assert enricher.version.taxonomy == f"{old}-next"
+    # The stored version names the taxonomy and the model that decided (topic_model.yaml).
+    assert enricher.version.taxonomy == f"{old.taxonomy.version}-next+{old.model.version}"
 
     es = make_es(settings)
     index = ArticleIndex(es, settings.articles_alias)
@@ -64,7 +66,7 @@ def test_reprocess_after_a_taxonomy_change_is_resumable(
     assert (stats.selected, stats.rewritten, stats.failed) == (20, 20, [])
     assert count_selected(es, settings.articles_alias, enricher.version) == 0
     again = es.get(index=settings.articles_alias, id=articles[0].id)["_source"]
-    assert again["taxonomy_version"] == f"{old}-next"
+    assert again["taxonomy_version"] == enricher.version.taxonomy
     assert again["topics"] == stored["topics"] == ["syria"]  # Latakia is in Syria
     assert again["cluster_id"] == stored["cluster_id"]
     es.close()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from enrich.enricher import load_tagger
 from enrich.tagger import Tagger
-from enrich.taxonomy import load_taxonomy, parse_taxonomy
+from enrich.taxonomy import parse_taxonomy
 from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ FILLER = (
 
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
-    return Tagger(load_taxonomy(REPO / "config" / "topics.yaml"))
+    return load_tagger(REPO / "config")
 
 
 def topics(tagger: Tagger, title: str, text: str = "", language: str | None = None) -> list[str]:
@@ -198,16 +199,38 @@ def test_evidence_matches_and_version(tagger: Tagger) -> None:
     title = "Iran's envoy in Damascus"
     text = f"{title}\n\nTEHRAN – Iran's ambassador to Syria explained the government's collapse."
     result = tagger.tag(title, text, "en")
-    assert result.taxonomy_version == tagger.taxonomy.version
+    assert result.taxonomy_version == f"{tagger.taxonomy.version}+{tagger.model.version}"
     assert result.topics == ["iran", "syria"]
     assert result.matches == ["Damascus", "Iran", "Syria", "Tehran"]
     by_topic = {e["topic"]: e for e in result.evidence}
-    assert set(by_topic["iran"]) == {"topic", "score", "threshold", "tagged", "hits", "negatives"}
+    assert set(by_topic["iran"]) == {
+        "topic", "score", "threshold", "tagged", "points", "features", "hits", "negatives"
+    }
     hits = {(h["term"], h["where"]): h["count"] for h in by_topic["iran"]["hits"]}
     # The body's leading copy of the title is not counted a second time.
     assert hits == {("Iran", "title"): 1, ("Iran", "body"): 1, ("Tehran", "body"): 1}
-    assert by_topic["iran"]["score"] == 4.0  # title 3 + body 1; the dateline yields to syria
+    assert by_topic["iran"]["points"] == 4.0  # title 3 + body 1; the dateline yields to syria
+    # The score is the model's probability, computed from the features the evidence shows.
+    iran = by_topic["iran"]
+    assert iran["threshold"] == tagger.model.threshold <= iran["score"] <= 1
+    assert iran["score"] == round(tagger.model.probability("iran", result.features["iran"]), 3)
+    assert iran["features"]["title"] == 1.0 and iran["features"]["rule"] == 1.0
     assert all(h.keys() >= {"term", "where", "count"} for h in by_topic["syria"]["hits"])
+
+
+def test_a_suffix_without_apostrophe_counts_in_turkish_text_only(tagger: Tagger) -> None:
+    assert topics(tagger, "Suriyeyle sınırda yeni kapı açıldı", "", "tr") == ["syria"]
+    assert topics(tagger, "İranla ticaret hacmi arttı", "", "tr") == ["iran"]
+    # The same letters in an English text are another word, not Iran with a Turkish suffix.
+    assert topics(tagger, "Irani Cup: Mumbai win the final", "", "en") == []
+
+
+def test_gazetteer_places_are_evidence(tagger: Tagger) -> None:
+    """Arabic القنيطرة is also Kenitra in Morocco: with Morocco named and nothing Syrian, it is
+    a context word without an anchor and tags nothing."""
+    text = "بناء مصنع للسيارات في مدينة القنيطرة شمال الرباط في المغرب."
+    assert topics(tagger, "مصنع جديد للسيارات", text, "ar") == []
+    assert topics(tagger, "قصف على القنيطرة في جنوب سوريا", "", "ar") == ["syria"]
 
 
 def test_empty_input_tags_nothing(tagger: Tagger) -> None:
@@ -226,7 +249,8 @@ topics:
     names: {en: [Lebanon, Beirut], ar: [لبنان]}
     adjectives: {en: [Lebanese]}
 """
-    tagger = Tagger(parse_taxonomy(text, Path("topics.yaml")))
+    shipped = load_tagger(REPO / "config")
+    tagger = Tagger(parse_taxonomy(text, Path("topics.yaml")), shipped.model, shipped.gazetteer)
     assert tagger.tag("Beirut port reopens", "").topics == ["lebanon"]
     assert tagger.tag("ولبنان يستعد للانتخابات", "").topics == ["lebanon"]
     assert tagger.tag("Syria", "").topics == []

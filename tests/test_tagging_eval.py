@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from enrich.enricher import load_tagger
 from enrich.tagging_eval import (
     LabelledItem,
     Scores,
+    cross_validate,
+    format_cross_validation,
     format_report,
     load_items,
     run_tagging_eval,
     score_predictions,
+    target_misses,
 )
-from enrich.taxonomy import load_taxonomy
 from tests.conftest import CORPORA
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,11 +78,11 @@ def test_a_malformed_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
 def test_run_on_the_labelled_corpus() -> None:
     """Structure and sanity on the real set; the numbers themselves are printed, not pinned."""
     lines = [json.loads(line) for line in ITEMS.read_text(encoding="utf-8").splitlines() if line]
-    taxonomy = load_taxonomy(REPO / "config" / "topics.yaml")
-    report = run_tagging_eval(ITEMS, taxonomy)
+    tagger = load_tagger(REPO / "config")
+    report = run_tagging_eval(ITEMS, tagger)
 
     assert report.items == len(lines)
-    assert report.taxonomy_version == taxonomy.version
+    assert report.taxonomy_version == tagger.version
     assert sum(report.items_per_language.values()) == len(lines)
     assert set(report.per_language) == {line["lang"] for line in lines}
     for topic in TOPICS:
@@ -96,3 +99,63 @@ def test_run_on_the_labelled_corpus() -> None:
     for name in (*TOPICS, *report.per_language):
         assert name in text
     assert json.dumps(report.summary())  # JSON-able for a --json flag
+
+
+def test_cross_validation_never_scores_a_fold_with_a_model_fitted_on_it(tmp_path: Path) -> None:
+    """Folds are the items' source repositories. Here one archive holds only stories about
+    Idlib and the other only passing mentions of Syria labelled negative: held out, each is
+    scored by a model that has seen only the other kind, so the cross-validated score is poor,
+    while the refit on both archives separates them. A leak between folds would hide that."""
+    tagger = load_tagger(REPO / "config")
+    rows = []
+    for n in range(6):
+        rows.append({"id": f"a{n}", "lang": "en", "title": f"Shelling hits Idlib, day {n}",
+                     "text": "Aid convoys reached Idlib and Saraqib on Monday.",
+                     "labels": {"syria": True, "idlib": True, "iran": False},
+                     "source": {"repo": "one/archive"}})
+        rows.append({"id": f"b{n}", "lang": "en", "title": f"Markets open, day {n}",
+                     "text": "Traders watched bond yields. " * 20 + "A trader once lived in Syria.",
+                     "labels": {"syria": False, "idlib": False, "iran": False},
+                     "source": {"repo": "two/archive"}})
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+
+    cv = cross_validate(path, tagger, l2=5.0)
+
+    assert cv.folds == {"one/archive": 6, "two/archive": 6}
+    assert cv.report.items == 12 and cv.rows == 18  # syria and idlib rows of a*, syria of b*
+    held_out = cv.report.per_topic["syria"]
+    assert (held_out.tp, held_out.fn) == (0, 6)  # fitted on negatives only
+    assert {m.id for m in cv.report.misclassified} >= {f"a{n}" for n in range(6)}
+    refit = tagger.decide
+    for n in range(6):
+        assert refit(tagger.tag(rows[2 * n]["title"], rows[2 * n]["text"], "en").features,
+                     cv.refit) == ["idlib", "syria"]
+        assert refit(tagger.tag(rows[2 * n + 1]["title"], rows[2 * n + 1]["text"], "en").features,
+                     cv.refit) == []
+    text = format_cross_validation(cv, run_tagging_eval(path, tagger))
+    assert "Cross-validated (2 folds by source.repo" in text and "Whole-set fit" in text
+    assert "  a0 [en] expected idlib,syria got -" in text
+
+
+def test_cross_validated_scores_on_the_labelled_corpus() -> None:
+    """The numbers are printed by `newswatch eval tagging`; here only their shape and that the
+    held-out scores are no better than the fit (they are measured on items the fold's model
+    never saw)."""
+    tagger = load_tagger(REPO / "config")
+    cv = cross_validate(ITEMS, tagger)
+    fit = run_tagging_eval(ITEMS, tagger)
+    assert sum(cv.folds.values()) == cv.report.items == fit.items
+    assert len(cv.folds) >= 5
+    held_out_errors = len(cv.report.misclassified)
+    assert held_out_errors >= len(fit.misclassified) - 3
+    for topic in TOPICS:
+        assert cv.report.per_topic[topic].support == fit.per_topic[topic].support
+
+
+def test_target_misses_name_topic_and_language() -> None:
+    pairs = [(item(f"p{n}", "ar", syria=True), ["syria"] if n else []) for n in range(12)]
+    report = score_predictions(pairs, list(TOPICS), "v")
+    misses = target_misses(report)
+    assert "syria recall 0.917 < 0.95" in misses
+    assert not any(m.startswith("ar ") for m in misses)  # 0.917 ≥ 0.90 in the language
