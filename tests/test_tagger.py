@@ -131,6 +131,25 @@ def test_an_iranian_born_chef_in_paris_is_not_iran(tagger: Tagger) -> None:
     assert iran["negatives"] == [{"term": "Iranian-born", "where": "body", "count": 1}]
 
 
+@pytest.mark.parametrize(
+    ("title", "text", "language"),
+    [
+        ("Fields Medal for Caucher Birkar",
+         "Caucher Birkar, a Kurdish mathematician born in Iran who came to Britain as a refugee, "
+         "won the Fields Medal on Wednesday at the congress in Rio de Janeiro.", "en"),
+        ("Fields Madalyası Birkar'a",
+         "İran doğumlu Kürt matematikçi Caucher Birkar, Rio'daki kongrede Fields Madalyası'nı "
+         "aldı.", "tr"),
+        ("Премия Филдса вручена Кошеру Биркару",
+         "Уроженец Ирана, курдский математик Кошер Биркар, получил премию Филдса в Рио.", "ru"),
+    ],
+)
+def test_a_person_born_in_iran_abroad_is_not_iran(
+    tagger: Tagger, title: str, text: str, language: str
+) -> None:
+    assert topics(tagger, title, text, language) == []
+
+
 def test_one_power_in_a_list_of_participants_is_a_passing_mention(tagger: Tagger) -> None:
     result = tagger.tag(
         "How are powers involved in Syria reacting to the offensive?",
