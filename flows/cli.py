@@ -133,7 +133,7 @@ def serve(settings: Settings) -> None:
         from ingest.metrics_server import serve_metrics
 
         REGISTRY.register(FeedStateCollector(make_es(settings), settings.feeds_index,
-                                             settings.drift_index))
+                                             settings.drift_index, settings.websub_index))
         serve_metrics(settings.metrics_port)
     from ingest.websub_service import websub_running
 

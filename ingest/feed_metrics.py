@@ -19,10 +19,12 @@ log = logging.getLogger(__name__)
 
 
 class FeedStateCollector(Collector):
-    def __init__(self, es: Elasticsearch, feeds_index: str, drift_index: str) -> None:
+    def __init__(self, es: Elasticsearch, feeds_index: str, drift_index: str,
+                 websub_index: str | None = None) -> None:
         self.es = es
         self.feeds_index = feeds_index
         self.drift_index = drift_index
+        self.websub_index = websub_index
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         feeds = GaugeMetricFamily("newswatch_feeds", "Feeds by status", labels=["status"])
@@ -30,6 +32,9 @@ class FeedStateCollector(Collector):
                                     "error kind", labels=["kind"])
         drifting = GaugeMetricFamily("newswatch_sites_extraction_drift",
                                      "Sites whose extraction drifted")
+        pushed = GaugeMetricFamily("newswatch_websub_subscriptions", "WebSub subscriptions by "
+                                   "status (failed/denied: those feeds are polled normally)",
+                                   labels=["status"])
         try:
             found = self.es.search(
                 index=self.feeds_index, size=0, ignore_unavailable=True,
@@ -48,9 +53,17 @@ class FeedStateCollector(Collector):
             count = self.es.count(index=self.drift_index, ignore_unavailable=True,
                                   query={"term": {"status": "drift"}})
             drifting.add_metric([], count["count"])
+            if self.websub_index is not None:
+                subs = self.es.search(index=self.websub_index, size=0, ignore_unavailable=True,
+                                      aggs={"status": {"terms": {"field": "status",
+                                                                 "size": 10}}})
+                for bucket in subs["aggregations"]["status"]["buckets"]:
+                    pushed.add_metric([bucket["key"]], bucket["doc_count"])
         except Exception as exc:  # a scrape must not fail because Elasticsearch is away
             log.warning("feed metrics unavailable", extra={"error": str(exc)})
             return
         yield feeds
         yield failing
         yield drifting
+        if self.websub_index is not None:
+            yield pushed

@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from prometheus_client import CollectorRegistry
 
 from flows.cli_feeds import feeds
 from ingest.es_client import make_es
+from ingest.feed_metrics import FeedStateCollector
 from ingest.feed_state import FeedStateStore
 from ingest.feeds_config import FeedConfig
 from ingest.http_fetch import FetchPolicy
@@ -373,3 +375,14 @@ def test_feeds_show_and_health_say_how_each_feed_is_fed(push: Push) -> None:
            "denied 1" in health
     assert f"push failed for {FEED} (denied" in health
     assert "hub denied: not on my watch; polled normally" in health
+    es = make_es(push.settings)
+    try:
+        es.indices.refresh(index=push.settings.websub_index)
+        registry = CollectorRegistry()
+        registry.register(FeedStateCollector(es, push.settings.feeds_index,
+                                             push.settings.drift_index,
+                                             push.settings.websub_index))
+        assert registry.get_sample_value("newswatch_websub_subscriptions",
+                                         {"status": "denied"}) == 1
+    finally:
+        es.close()

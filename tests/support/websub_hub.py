@@ -4,7 +4,8 @@ thread, as a real hub does after answering 202), remembers each verified subscri
 secret, and publishes bodies to subscribers signed, badly signed, or unsigned.
 
 `behaviour` picks what it does with a request: "accept" (202, then verify), "deny" (202, then
-a hub.mode=denied GET), "refuse" (400 with an explanation), "silent" (202, never verifies).
+a hub.mode=denied GET), "refuse" (400 with an explanation), "silent" (202, never verifies),
+"redirect" (307 to `redirect_to`, another hub, §5.1.2).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Verification:
 class WebSubHub:
     behaviour: str = "accept"
     lease_s: int = 3600  # granted, whatever was asked
+    redirect_to: str | None = None
     requests: list[dict[str, str]] = field(default_factory=list)
     verifications: list[Verification] = field(default_factory=list)
     subscriptions: dict[tuple[str, str], HubSubscription] = field(default_factory=dict)
@@ -63,7 +65,11 @@ class WebSubHub:
                 status, text = 202, b""
                 if hub.behaviour == "refuse":
                     status, text = 400, b"topic not allowed on this hub"
+                if hub.behaviour == "redirect":
+                    status = 307
                 self.send_response(status)
+                if status == 307:
+                    self.send_header("Location", hub.redirect_to or "/")
                 self.send_header("Content-Length", str(len(text)))
                 self.end_headers()
                 self.wfile.write(text)
