@@ -1,6 +1,10 @@
 """Dead letters: a record the worker cannot process goes to `news.dlq` with the error, the
 original bytes and where it came from (topic/partition/offset), so nothing is lost and an
-operator can inspect and replay it (`newswatch dlq list | replay`)."""
+operator can inspect and replay it (`newswatch dlq list | replay`).
+
+A letter written because of a Python exception also says which (`exception`, e.g.
+`KeyError` or `enrich.tagger.TaggingError`) and where it was raised (`raised_at`,
+`module:line` of the innermost frame), so a bug can be found from `dlq list` alone."""
 
 from __future__ import annotations
 
@@ -8,6 +12,26 @@ import base64
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
+
+
+def exception_name(exc: BaseException) -> str:
+    """`KeyError` for built-ins, `package.module.Name` for everything else."""
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def raised_at(exc: BaseException) -> str | None:
+    """`module:line` where `exc` was raised: the innermost frame of its traceback (None for an
+    exception that was never raised)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__") or tb.tb_frame.f_code.co_filename
+    return f"{module}:{tb.tb_lineno}"
 
 
 class DeadLetter(BaseModel):
@@ -21,6 +45,8 @@ class DeadLetter(BaseModel):
     failed_at: datetime
     attempts: int = 1
     worker: str | None = None
+    exception: str | None = None  # the exception's type, when one caused the letter
+    raised_at: str | None = None  # module:line it was raised at
 
     @classmethod
     def of(
@@ -35,6 +61,7 @@ class DeadLetter(BaseModel):
         value: bytes | None,
         attempts: int = 1,
         worker: str | None = None,
+        exc: BaseException | None = None,
     ) -> DeadLetter:
         return cls(
             error_kind=kind,
@@ -47,6 +74,8 @@ class DeadLetter(BaseModel):
             failed_at=datetime.now(UTC),
             attempts=attempts,
             worker=worker,
+            exception=exception_name(exc) if exc is not None else None,
+            raised_at=raised_at(exc) if exc is not None else None,
         )
 
     @property

@@ -3,11 +3,19 @@ enriches each article and indexes it, then commits — in that order (see checkp
 
 Shapes of failure and what the worker does:
 * a record that cannot be decoded or validated → dead letter, move on;
+* enrichment raises anything else → that record is tried again (`worker_record_retries`
+  times, counted per record), then dead-lettered with the exception's type and module:line;
+* an alert rule raises → the article is indexed anyway, the failure dead-lettered on its own;
 * Elasticsearch rejects one document (4xx) → dead letter, move on;
 * Elasticsearch busy for some items (429/5xx) → retry those with backoff, bounded, then DLQ;
 * Elasticsearch unreachable → pause the partitions, keep the group membership alive, retry the
   same batch with backoff until it answers; nothing is committed meanwhile;
+* Kafka does not acknowledge the batch's dead letters/alerts, or refuses the commit → nothing
+  committed, the batch is read again;
 * SIGTERM/SIGINT → finish (or abandon, uncommitted) the current batch and leave.
+
+All waiting follows one backoff policy (batch_backoff.py); the order in which a batch becomes
+safe lives in checkpoint.py.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -30,17 +38,24 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from enrich import metrics
-from enrich.alerts import Alert, AlertEngine, AlertPublishError
+from enrich.alerts import Alert, AlertEngine, AlertEvaluationError
 from enrich.article_index import ArticleIndex, IndexUnavailable
-from enrich.checkpoint import BatchCheckpoint, CheckpointCommitError, CheckpointProducerTimeout
-from enrich.cluster_lookup import BandLookup, ClusterLookup
+from enrich.batch_backoff import BatchAbandoned, PausingWait, retrying
+from enrich.checkpoint import (
+    BatchCheckpoint,
+    CheckpointCommitError,
+    CheckpointProducerError,
+    CheckpointProducerTimeout,
+)
+from enrich.cluster_lookup import ClusterLookup
 from enrich.enricher import Enricher
 from enrich.index_rollover import RolloverConditions, roll_over
 from ingest.article import SCHEMA_VERSION, Article, utcnow
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
+# At start-up only these are waited out; any other answer (a mapping conflict) stops the worker.
+_ES_UNREACHABLE = (IndexUnavailable, TransportConnectionError, ConnectionTimeout)
 
 
 class PoisonRecord(Exception):
@@ -49,8 +64,8 @@ class PoisonRecord(Exception):
         super().__init__(message)
 
 
-class BatchAbandoned(Exception):
-    """Stopped while Elasticsearch was down: the batch stays uncommitted and is redelivered."""
+class RecordsToRetry(Exception):
+    """Some records of the batch raised an unexpected error in enrichment: another round."""
 
 
 def decode_article(value: bytes | None) -> Article:
@@ -131,7 +146,7 @@ class EnrichWorker:
         self.instance_id = instance_id
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
-        self._sleep = sleep
+        self._wait = PausingWait(consumer, self.stop_event, sleep=sleep)
         self.rollover = RolloverConditions.from_settings(settings)
         self._rollover_check = _Every(settings.articles_rollover_check_s)
         self._pointer_expiry = _Every(settings.dedup_expiry_check_s)
@@ -158,7 +173,8 @@ class EnrichWorker:
                     self.process_batch(records)
                 except BatchAbandoned:
                     break
-                except (CheckpointCommitError, CheckpointProducerTimeout) as exc:
+                except (CheckpointCommitError, CheckpointProducerTimeout,
+                        CheckpointProducerError) as exc:
                     log.warning("batch not committed, it will be redelivered",
                                 extra={"error": str(exc), "records": len(records)})
                     self._rewind(records)
@@ -221,161 +237,94 @@ class EnrichWorker:
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - position))
 
     def process_batch(self, records: list[Any]) -> None:
+        """Enrich the batch's records, then let a BatchCheckpoint take them to committed
+        offsets (enrich/checkpoint.py numbers its steps)."""
         started = time.monotonic()
         checkpoint = BatchCheckpoint(
-            self.consumer, self.producer, self.settings.dlq_topic, worker=self.instance_id
+            consumer=self.consumer, producer=self.producer, index=self.index,
+            clusters=self.clusters, alerts=self.alerts, wait=self._wait,
+            dlq_topic=self.settings.dlq_topic, worker=self.instance_id,
+            item_retries=self.settings.worker_item_retries,
+            max_backoff_s=self.settings.worker_max_backoff_s,
         )
-        docs: list[dict[str, Any]] = []
-        origin: dict[str, Any] = {}
-        fired: list[Alert] = []
         for record in records:
-            checkpoint.track(record.topic, record.partition, record.offset)
-            try:
-                article = decode_article(record.value)
-                doc = self.enricher.enrich(article)
-                if self.alerts is not None:  # right after enrich: the folded text is cached
-                    fired.extend(self.alerts.evaluate(doc))
-            except PoisonRecord as exc:
-                checkpoint.dead_letter(record, kind=exc.kind, error=str(exc))
-                continue
-            except Exception as exc:  # an enrichment bug on one article must not stop the rest
-                log.exception("enrichment failed",
-                              extra={"topic": record.topic, "partition": record.partition,
-                                     "offset": record.offset})
-                checkpoint.dead_letter(record, kind="enrich_error", error=repr(exc))
-                continue
-            # Within a batch the last record of an id wins, like a keyed overwrite.
-            origin[doc["id"]] = record
-            docs.append(doc)
-        unique = list({d["id"]: d for d in docs}.values())
-        lookup = BandLookup()
-        indexed = self._index_until_resolved(unique, origin, checkpoint, lookup)
-        self._record_clusters([d for d in unique if d["id"] in indexed], lookup)
-        if fired:
-            self._publish_until_done([a for a in fired if a.article_id in indexed], checkpoint)
+            checkpoint.track(record)
+        self._enrich_all(records, checkpoint)
         checkpoint.commit()
         self.stats.consumed += len(records)
+        self.stats.indexed += len(checkpoint.indexed)
         self.stats.dead_lettered += checkpoint.dead_lettered
         self.stats.batches += 1
         metrics.RECORDS_CONSUMED.inc(len(records))
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
 
-    # --- indexing with every item accounted for -----------------------------------------
-    def _index_until_resolved(
-        self, docs: list[dict[str, Any]], origin: dict[str, Any], checkpoint: BatchCheckpoint,
-        lookup: BandLookup,
-    ) -> set[str]:
-        """Index the batch; every document ends indexed (returned) or dead-lettered. `lookup`
-        collects what the cluster assignment learnt about the batch's band pointers."""
-        indexed: set[str] = set()
-        attempts: dict[str, int] = {}
-        remaining = docs
-        backoff = 0.5
-        paused = False
-        while remaining:
-            try:
-                found = self._assign_clusters(remaining)
-                lookup.taken |= found.taken
-                lookup.stale |= found.stale
-                outcome = self.index.write(remaining, homes=found.homes)
-            except IndexUnavailable as exc:
-                metrics.INDEX_OUTAGES.inc()
-                if not paused:
-                    log.error("elasticsearch unavailable: pausing consumption",
-                              extra={"error": str(exc), "batch": len(remaining)})
-                    paused = True
-                self._pause_and_wait(backoff)
-                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
-                continue
-            if paused:
-                log.info("elasticsearch is back: resuming")
-                self.consumer.resume(*self.consumer.assignment())
-                paused = False
-            self.stats.indexed += len(outcome.indexed)
-            indexed.update(outcome.indexed)
-            metrics.ARTICLES_INDEXED.inc(len(outcome.indexed))
-            for failure in outcome.rejected:
-                checkpoint.dead_letter(origin[failure.doc_id], kind="rejected_by_index",
-                                       error=f"HTTP {failure.status}: {failure.error}")
-            retry_ids = set()
-            for failure in outcome.retryable:
-                attempts[failure.doc_id] = attempts.get(failure.doc_id, 0) + 1
-                if attempts[failure.doc_id] > self.settings.worker_item_retries:
-                    checkpoint.dead_letter(
-                        origin[failure.doc_id], kind="index_retries_exhausted",
-                        error=f"HTTP {failure.status}: {failure.error}",
-                        attempts=attempts[failure.doc_id],
-                    )
-                else:
-                    retry_ids.add(failure.doc_id)
-            remaining = [d for d in remaining if d["id"] in retry_ids]
-            if remaining:
-                metrics.INDEX_RETRIES.inc(len(remaining))
-                self._sleep(backoff)
-                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
-        return indexed
+    # --- enrichment, each record resolved ------------------------------------------------
+    def _enrich_all(self, records: list[Any], checkpoint: BatchCheckpoint) -> None:
+        """Every record ends added to the checkpoint or dead-lettered. Poison (undecodable)
+        records are dead-lettered at once; a record whose enrichment raises anything else is
+        tried again, `worker_record_retries` times at most (counted per record, with the
+        worker's backoff between rounds), then dead-lettered with the exception's type and
+        the module:line it was raised at."""
+        attempts: dict[tuple[str, int, int], int] = {}
+        pending = records
+        for attempt in retrying(self._wait, retry_on=(RecordsToRetry,),
+                                max_backoff_s=self.settings.worker_max_backoff_s,
+                                what="enrichment"):
+            with attempt:
+                pending = [r for r in pending if not self._enrich_one(r, checkpoint, attempts)]
+                if pending:
+                    metrics.RECORD_RETRIES.inc(len(pending))
+                    raise RecordsToRetry(f"{len(pending)} records to enrich again")
+        self._wait.resume()
 
-    def _until_done(self, action: Callable[[], _T], errors: tuple[type[Exception], ...],
-                    what: str, **context: int) -> _T:
-        """Run a step the batch cannot be committed without; while it fails with `errors`, keep
-        the partitions paused (membership kept, nothing committed) and retry with backoff."""
-        backoff = 0.5
-        paused = False
-        while True:
-            try:
-                result = action()
-            except errors as exc:
-                log.error(f"{what} failed: pausing", extra={"error": str(exc), **context})
-                paused = True
-                self._pause_and_wait(backoff)
-                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
-                continue
-            if paused:
-                self.consumer.resume(*self.consumer.assignment())
-            return result
-
-    def _publish_until_done(self, fired: list[Alert], checkpoint: BatchCheckpoint) -> None:
-        """Alerts of indexed articles reach news.alerts and the alerts index before the
-        offsets move on; while either is down, wait like for an index outage."""
-        alerts = self.alerts
-        assert alerts is not None
-        result = self._until_done(lambda: alerts.publish(fired), (AlertPublishError,),
-                                  "publishing alerts", alerts=len(fired))
-        for future in result.futures:
-            checkpoint.add_side_output(future)
-
-    def _assign_clusters(self, docs: list[dict[str, Any]]) -> BandLookup:
-        """Near-duplicates across all workers: the index is the shared memory."""
+    def _enrich_one(self, record: Any, checkpoint: BatchCheckpoint,
+                    attempts: dict[tuple[str, int, int], int]) -> bool:
+        """True when the record is resolved (added or dead-lettered), False to try again."""
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         try:
-            return self.clusters.assign(docs)
-        except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise IndexUnavailable(f"cluster lookup: {exc}") from exc
-        except ApiError as exc:
-            raise IndexUnavailable(f"cluster lookup failed: {exc}") from exc
+            article = decode_article(record.value)
+            doc = self.enricher.enrich(article)
+        except PoisonRecord as exc:
+            checkpoint.dead_letter(record, kind=exc.kind, error=str(exc),
+                                   exc=exc.__cause__ or exc)
+            return True
+        except Exception as exc:  # an enrichment bug on one article must not stop the rest
+            key = (record.topic, record.partition, record.offset)
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] <= self.settings.worker_record_retries:
+                log.warning("enrichment failed, will retry",
+                            extra={**where, "attempt": attempts[key], "error": repr(exc)[:500]})
+                return False
+            log.exception("enrichment failed", extra={**where, "attempts": attempts[key]})
+            checkpoint.dead_letter(record, kind="enrich_error", error=repr(exc),
+                                   attempts=attempts[key], exc=exc)
+            return True
+        checkpoint.add(record, doc, self._evaluate_alerts(record, doc, checkpoint))
+        return True
 
-    def _record_clusters(self, docs: list[dict[str, Any]], lookup: BandLookup) -> None:
-        """Band pointers of the indexed documents, before the offsets move on: a later copy
-        (on any worker) finds its cluster through them. Waits out an outage like indexing."""
-        if docs:
-            self._until_done(lambda: self.clusters.record(docs, lookup),
-                             (TransportConnectionError, ConnectionTimeout, ApiError),
-                             "writing band pointers", documents=len(docs))
-
-    def _pause_and_wait(self, seconds: float) -> None:
-        """Wait for Elasticsearch without losing the group membership or any records."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.stop_event.is_set():
-                raise BatchAbandoned()
-            assignment = self.consumer.assignment()
-            if assignment:
-                self.consumer.pause(*assignment)
-            # Paused partitions return nothing; polling keeps max.poll.interval satisfied.
-            stray = self.consumer.poll(timeout_ms=200)
-            for tp, batch in stray.items():  # newly assigned after a rebalance: put back
-                self.consumer.seek(tp, min(r.offset for r in batch))
-                self.consumer.pause(tp)
-            self._sleep(min(0.3, max(0.0, deadline - time.monotonic())))
+    def _evaluate_alerts(self, record: Any, doc: dict[str, Any],
+                         checkpoint: BatchCheckpoint) -> list[Alert]:
+        """The alerts this article fires (right after enrich: the folded text is cached).
+        A rule that raises never costs the article: it is indexed all the same, the other
+        rules still fire, and the failure is counted, logged with the rule's name and
+        dead-lettered as `alert_evaluation_error` (a replay re-evaluates the rules)."""
+        if self.alerts is None:
+            return []
+        try:
+            return self.alerts.evaluate(doc)
+        except AlertEvaluationError as exc:
+            failures = [(f.rule, f.error) for f in exc.failures]
+            fired = exc.alerts
+        except Exception as exc:  # not one rule's: none could be evaluated
+            failures, fired = [("*", exc)], []
+        for rule, error in failures:
+            metrics.ALERT_EVALUATION_ERRORS.inc()
+            log.error("alert rule failed on an article; the article is indexed", exc_info=error,
+                      extra={"rule": rule, "article": doc.get("id"), "topic": record.topic,
+                             "partition": record.partition, "offset": record.offset})
+            checkpoint.dead_letter(record, kind="alert_evaluation_error",
+                                   error=f"rule {rule!r}: {error!r}", exc=error)
+        return fired
 
     def _rewind(self, records: list[Any]) -> None:
         """After a failed commit, read the batch again (if the partitions are still ours)."""
@@ -389,16 +338,20 @@ class EnrichWorker:
                 self.consumer.seek(tp, offset)
 
     def _wait_for_index(self) -> None:
-        backoff = 0.5
-        while not self.stop_event.is_set():
-            try:
-                self.index.ensure()
-                self.clusters.ensure()
-                return
-            except (IndexUnavailable, TransportConnectionError, ConnectionTimeout) as exc:
-                log.error("elasticsearch unavailable at start", extra={"error": str(exc)})
-                self._sleep(backoff)
-                backoff = min(backoff * 2, self.settings.worker_max_backoff_s)
+        """Elasticsearch must answer (and the indices exist) before the first batch."""
+        def ensure() -> None:
+            self.index.ensure()
+            self.clusters.ensure()
+
+        try:
+            for attempt in retrying(self._wait, retry_on=_ES_UNREACHABLE,
+                                    max_backoff_s=self.settings.worker_max_backoff_s,
+                                    what="elasticsearch unavailable at start"):
+                with attempt:
+                    ensure()
+        except BatchAbandoned:
+            return
+        self._wait.resume()
 
 
 def make_consumer(settings: Settings, instance_id: str) -> KafkaConsumer:

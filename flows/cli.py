@@ -274,9 +274,11 @@ def dlq_list(settings: Settings, as_json: bool, kinds: tuple[str, ...], show_all
         else:
             mark = (f"  [replayed {replay.replayed_at:%Y-%m-%d %H:%M} to {replay.to_topic}]"
                     if replay else "")
+            cause = (f"  {letter.exception} at {letter.raised_at or '?'}"
+                     if letter.exception else "")
             click.echo(f"#{stored.dlq_offset} {letter.failed_at:%Y-%m-%d %H:%M:%S} "
                        f"{letter.error_kind:24} {letter.topic}/{letter.partition}@{letter.offset}"
-                       f"  {letter.error[:120]}{mark}")
+                       f"{cause}  {letter.error[:120]}{mark}")
     if not as_json:
         waiting = sum(1 for s in letters if s.replay is None)
         replayed = len(letters) - waiting

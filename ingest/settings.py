@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     worker_session_timeout_ms: int = Field(default=10000, ge=1000)
     # Attempts before an item Elasticsearch keeps refusing with 429/5xx is dead-lettered.
     worker_item_retries: int = Field(default=5, ge=0)
+    # Retries of a record whose enrichment raised an unexpected error, before its dead letter.
+    worker_record_retries: int = Field(default=2, ge=0)
     # Longest pause between tries while Elasticsearch is down as a whole.
     worker_max_backoff_s: float = Field(default=30.0, gt=0)
 

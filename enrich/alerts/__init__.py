@@ -4,7 +4,8 @@ What other packages may use (the rest is private to this package), imported lazi
 enrich's own surface, so `newswatch alerts validate` does not load Kafka and HTTP clients:
 * `AlertEngine` — evaluate enriched articles, publish alerts, deliver them (see engine.py);
 * `load_alert_rules(path)` — validate an alerts.yaml (ConfigError names file:line: field);
-* `Alert`, `AlertPublishError`, `AlertRulesFile`, `DrainResult`, `PublishResult`;
+* `Alert`, `AlertEvaluationError`, `AlertPublishError`, `AlertRulesFile`, `DrainResult`,
+  `PublishResult`;
 * `verify_signature(body, header, secret)` — for receivers of the signed webhook;
 * the `newswatch alerts …` commands live in `enrich.alerts.cli_commands`.
 """
@@ -17,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the real types for mypy; at run time names load on first use
     from enrich.alerts.alert import Alert
     from enrich.alerts.delivery import DrainResult
-    from enrich.alerts.engine import AlertEngine, AlertPublishError, PublishResult
+    from enrich.alerts.engine import (
+        AlertEngine,
+        AlertEvaluationError,
+        AlertPublishError,
+        PublishResult,
+    )
     from enrich.alerts.rules_config import AlertRulesFile, load_alert_rules
     from enrich.alerts.signature import verify_signature
     from ingest.yaml_config import ConfigError
@@ -25,6 +31,7 @@ if TYPE_CHECKING:  # the real types for mypy; at run time names load on first us
 _PUBLIC = {
     "Alert": "enrich.alerts.alert",
     "AlertEngine": "enrich.alerts.engine",
+    "AlertEvaluationError": "enrich.alerts.engine",
     "AlertPublishError": "enrich.alerts.engine",
     "AlertRulesFile": "enrich.alerts.rules_config",
     "ConfigError": "ingest.yaml_config",
@@ -37,6 +44,7 @@ _PUBLIC = {
 __all__ = [
     "Alert",
     "AlertEngine",
+    "AlertEvaluationError",
     "AlertPublishError",
     "AlertRulesFile",
     "ConfigError",

@@ -39,6 +39,7 @@ from enrich.alerts.alert_store import AlertStore, AlertStoreUnavailable
 from enrich.alerts.channels import ChannelResources
 from enrich.alerts.delivery import Deliverer, DeliveryJob, DrainResult
 from enrich.alerts.delivery_state import RetryPolicy, initial_deliveries
+from enrich.alerts.rule_matching import RuleEvaluationError, RuleFailure, RuleMatch
 from enrich.alerts.rules_config import RuleConfig
 from enrich.alerts.rules_watcher import RulesWatcher
 from enrich.alerts.ruleset import RuleSet
@@ -57,6 +58,17 @@ log = logging.getLogger(__name__)
 
 class AlertPublishError(Exception):
     """Kafka or Elasticsearch did not take the batch's alerts: do not commit its offsets."""
+
+
+class AlertEvaluationError(Exception):
+    """Rules raised on an article. `failures` name them; `alerts` are what the other rules
+    fired. The article itself is fine: the caller indexes it and records the failures."""
+
+    def __init__(self, failures: list[RuleFailure], alerts: list[Alert]) -> None:
+        self.failures = failures
+        self.alerts = alerts
+        super().__init__("; ".join(f"rule {f.rule!r}: {type(f.error).__name__}: {f.error}"
+                                   for f in failures))
 
 
 @dataclass
@@ -162,13 +174,35 @@ class AlertEngine:
         ingestion path), else here, looking at the file at most once a second."""
         if not self.deliverer.running:  # once started, the background step reloads
             self._watcher.maybe_reload()
-        matches = self._watcher.current.matcher.match(doc)
-        if not matches:
-            return []
+        failures: list[RuleFailure] = []
+        try:
+            matches = self._watcher.current.matcher.match(doc)
+        except RuleEvaluationError as exc:
+            matches, failures = exc.matches, list(exc.failures)
+        except Exception as exc:  # the scan itself: no rule could be checked
+            raise AlertEvaluationError([RuleFailure("*", exc)], []) from exc
+        alerts = self._alerts_of(matches, doc, failures) if matches else []
+        if failures:
+            raise AlertEvaluationError(failures, alerts)
+        return alerts
+
+    def _alerts_of(self, matches: list[RuleMatch], doc: Mapping[str, Any],
+                   failures: list[RuleFailure]) -> list[Alert]:
+        """The alert of each match; one that cannot be built joins `failures`."""
         now = self._clock()
-        fields = article_fields(doc)
-        matches[0].scan.prepare_snippets(match.terms for match in matches)
-        return [alert_from_match(match, doc, now, fields) for match in matches]
+        try:
+            fields = article_fields(doc)
+            matches[0].scan.prepare_snippets(match.terms for match in matches)
+        except Exception as exc:
+            failures.extend(RuleFailure(m.rule.name, exc) for m in matches)
+            return []
+        alerts = []
+        for match in matches:
+            try:
+                alerts.append(alert_from_match(match, doc, now, fields))
+            except Exception as exc:
+                failures.append(RuleFailure(match.rule.name, exc))
+        return alerts
 
     # --- publishing (the worker's thread, before the offset commit) --------------------------
     def publish(self, alerts: Sequence[Alert]) -> PublishResult:

@@ -55,6 +55,25 @@ class RuleMatch:
         return sorted(span for term in self.terms for span in self.scan.spans.get(term, []))
 
 
+@dataclass(frozen=True)
+class RuleFailure:
+    """A rule that raised while checked against one article (a bug, or an article shaped in a
+    way nobody foresaw): the other rules still run, and the caller decides what to record."""
+
+    rule: str  # the rule's name; "*" when the failure is not one rule's (the article scan)
+    error: Exception
+
+
+class RuleEvaluationError(Exception):
+    """Some rules raised on an article; `matches` holds those of the rules that did not."""
+
+    def __init__(self, failures: list[RuleFailure], matches: list[RuleMatch]) -> None:
+        self.failures = failures
+        self.matches = matches
+        names = ", ".join(f.rule for f in failures)
+        super().__init__(f"{len(failures)} alert rule(s) failed: {names}")
+
+
 @dataclass
 class RuleVerdict:
     """Why a rule fires or not on one article (for `newswatch alerts test`)."""
@@ -180,16 +199,23 @@ class RuleMatcher:
         return reached
 
     def match(self, doc: Mapping[str, Any]) -> list[RuleMatch]:
-        """Every enabled keyword rule the article fires, in rules-file order."""
+        """Every enabled keyword rule the article fires, in rules-file order. A rule that
+        raises does not stop the others: RuleEvaluationError names it and carries the rest."""
         scan = self.scan(doc)
         found = set(scan.spans)
         sources = _source_keys(doc)
         matches = []
+        failures = []
         for index in sorted(self.candidates(scan, doc)):
             rule = self._rules[index]
-            if _unmet(rule, found, doc, sources):
-                continue
-            matches.append(RuleMatch(rule.config, _distinct_found(rule.config, found), scan))
+            try:
+                if _unmet(rule, found, doc, sources):
+                    continue
+                matches.append(RuleMatch(rule.config, _distinct_found(rule.config, found), scan))
+            except Exception as exc:
+                failures.append(RuleFailure(rule.config.name, exc))
+        if failures:
+            raise RuleEvaluationError(failures, matches)
         return matches
 
 
