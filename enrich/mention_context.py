@@ -72,7 +72,10 @@ def enumeration_span(text: str, start: int, end: int, max_words: int) -> tuple[i
     side (the first may carry leading words, the last the predicate), whose separators are commas
     and at most one final conjunction: "how Russia, Iran, Turkiye, Arab states and the US will
     respond". "A wedge between Assad and Iran, his wartime backer" is no list: its conjunction
-    comes before the comma.
+    comes before the comma. Two shapes of the languages' lists are read as well:
+    * the last item carries the predicate ("Россия, Турция и Иран договорились о зонах"): a
+      mention at the head of the item after the final conjunction is an item of the list;
+    * a comma closes the list before the predicate ("Rusya, Türkiye ve İran, Suriye'de ...").
     """
     items = _items(text, *_sentence(text, start, end))
     index = max(i for i, item in enumerate(items) if item.start <= start)
@@ -80,17 +83,28 @@ def enumeration_span(text: str, start: int, end: int, max_words: int) -> tuple[i
     def short(i: int) -> bool:
         return len(_WORD.findall(text, items[i].start, items[i].end)) <= max_words
 
-    if len(items) < 3 or not short(index):
+    if len(items) < 3:
+        return None
+    after_conjunction = index > 0 and items[index - 1].separator == "and"
+    head_of_last = (
+        not short(index)
+        and after_conjunction
+        and len(_WORD.findall(text, items[index].start, end)) <= max_words
+    )
+    if not short(index) and not head_of_last:
         return None
     first = index
     while first > 0 and short(first - 1):
         first -= 1
     last = index
-    while last < len(items) - 1 and short(last + 1):
-        last += 1
-    first, last = max(first - 1, 0), min(last + 1, len(items) - 1)
+    if not head_of_last:
+        while last < len(items) - 1 and short(last + 1):
+            last += 1
+    first = max(first - 1, 0)
+    if not head_of_last:
+        last = min(last + 1, len(items) - 1)
     separators = "".join(items[i].separator[0] for i in range(first, last))
-    if last - first < 2 or re.fullmatch(",+a?", separators) is None:
+    if last - first < 2 or re.fullmatch(",+(?:a,?)?", separators) is None:
         return None
     return items[first].start, items[last].end
 

@@ -283,17 +283,23 @@ class Tagger:
             return CountryWeights()
         own = 0.0
         others: Counter[str] = Counter()
+        countries: Counter[str] = Counter()
         for entry_id, weight in places.weights.items():
             chain = gazetteer.country_chain(entry_id)
             if not chain:
                 continue
+            countries[chain[-1]] += weight
             if topic in chain:
                 # The country's actors and places, not its own name (the terms count that).
                 own += weight if entry_id != topic else 0.0
             elif chain[-1] not in self._topic_ids:
                 others[chain[-1]] += weight
         main = 0
-        if places.main_place is not None:
+        ranked = countries.most_common(2)
+        clear_lead = len(ranked) == 1 or (len(ranked) == 2 and ranked[0][1] > ranked[1][1])
+        # The main place counts only when its country clearly leads: "Sandstorms hit Syria,
+        # Iraq, Lebanon" names three countries alike and is about none of them.
+        if places.main_place is not None and clear_lead:
             chain = gazetteer.country_chain(places.main_place)
             if topic in chain:
                 main = 1

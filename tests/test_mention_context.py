@@ -24,6 +24,12 @@ def enumerated(sentence: str, word: str) -> bool:
         ("دعم الشعوب في فلسطين، سوريا، العراق والبحرين ولبنان", "سوريا"),
         ("نمایندگان روسیه، ایران و ترکیه در آستانه دیدار کردند", "ایران"),
         ("Rusya, İran ve Türkiye garantör ülkeler olarak bir araya geldi.", "iran"),
+        # The last item carries the predicate, or a comma closes the list before it.
+        ("Страны-гаранты Россия, Турция и Иран договорились о зонах деэскалации.", "иран"),
+        ("The guarantors Russia, Turkey and Iran agreed on four de-escalation zones.", "iran"),
+        ("سه کشور ضامن روسیه، ترکیه و ایران درباره مناطق کاهش تنش توافق کردند", "ایران"),
+        ("Garantör ülkeler Rusya, Türkiye ve İran, Suriye'de çatışmasızlık konusunda anlaştı.",
+         "iran"),
     ],
 )
 def test_an_item_of_a_list_is_enumerated(sentence: str, word: str) -> None:
@@ -46,6 +52,8 @@ def test_an_item_of_a_list_is_enumerated(sentence: str, word: str) -> None:
         ("Strikes on Idlib and Aleppo killed 25 people.", "idlib"),
         ("In Syria, the war goes on, and Iran, meanwhile, waits.", "iran"),
         ("Iran.", "iran"),
+        ("Talks with Russia and Iran continued on Monday in Geneva.", "iran"),
+        ("Russia, Turkey and the EU welcomed the deal and Iran rejected it.", "iran"),
     ],
 )
 def test_a_mention_in_a_clause_is_not_enumerated(sentence: str, word: str) -> None:
