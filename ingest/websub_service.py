@@ -31,6 +31,7 @@ from datetime import datetime
 from prometheus_client import Counter
 
 from ingest.article import utcnow
+from ingest.feed_state import FeedStateStore, StaleVersion
 from ingest.feeds_config import FeedConfig, load_feeds
 from ingest.poller import Poller
 from ingest.settings import Settings
@@ -44,6 +45,7 @@ from ingest.websub_policy import (
     after_verified,
     after_verify_timeout,
     before_request,
+    is_pushing,
     next_action,
     verification_accepted,
 )
@@ -98,9 +100,10 @@ class WebSubService:
         self, *, store: SubscriptionStore, policy: WebSubPolicy, hubs: HubClient,
         poller: Poller, feeds: Callable[[], dict[str, FeedConfig]],
         callback_base: str | None, queue_size: int = 64, delivery_threads: int = 2,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utcnow, feed_states: FeedStateStore | None = None,
     ) -> None:
         self.store = store
+        self.feed_states = feed_states  # to poll a feed at once when its push ends
         self.policy = policy
         self.hubs = hubs
         self.poller = poller
@@ -160,8 +163,8 @@ class WebSubService:
             if sub is None or topic != sub.topic:
                 VERIFICATIONS.labels("denied", "not_found").inc()
                 return 404, b""
-            self.store.update(feed, lambda s: after_denied(s, params.get("hub.reason"), now,
-                                                          self.policy))
+            self._fall_back_if(feed, lambda s: after_denied(s, params.get("hub.reason"), now,
+                                                           self.policy))
             VERIFICATIONS.labels("denied", "recorded").inc()
             log.warning("WebSub subscription denied by the hub; the feed is polled normally",
                         extra={"feed": feed, "hub": sub.hub, "reason": params.get("hub.reason")})
@@ -274,14 +277,45 @@ class WebSubService:
                 log.info("WebSub subscription forgotten", extra={"feed": sub.feed,
                                                                  "hub": sub.hub})
             elif action == "expire":
-                self.store.update(sub.feed, self._changer(after_expiry, now))
+                self._fall_back_if(sub.feed, self._changer(after_expiry, now))
                 log.warning("WebSub lease expired; the feed is polled normally",
                             extra={"feed": sub.feed, "hub": sub.hub})
             elif action == "verify_timeout":
-                self.store.update(sub.feed, self._changer(after_verify_timeout, now))
+                self._fall_back_if(sub.feed, self._changer(after_verify_timeout, now))
                 log.warning("WebSub hub never verified the request",
                             extra={"feed": sub.feed, "hub": sub.hub})
         return done
+
+    def _fall_back_if(self, feed: str,
+                      change: Callable[[Subscription], Subscription | None]) -> None:
+        """Apply `change`; if it ends the push, the feed is polled at once rather than at the
+        end of the long interval its last poll set (then at its own interval again)."""
+        was: list[bool] = []
+
+        def tracked(sub: Subscription) -> Subscription | None:
+            was[:] = [sub.status == "active"]  # its last poll may have set the long interval
+            return change(sub)
+        after = self.store.update(feed, tracked)
+        if was and was[0] and not is_pushing(after, self.clock()):
+            self._poll_soon(feed)
+
+    def _poll_soon(self, feed: str) -> None:
+        if self.feed_states is None:
+            return
+        now = self.clock()
+        found = self.feed_states.load_versioned([feed]).get(feed)
+        if found is None:
+            return
+        state, version = found
+        if state.lease_until is not None and state.lease_until > now:
+            return  # being polled now; that poll sets the normal interval
+        if state.next_due is None or state.next_due <= now:
+            return
+        try:
+            self.feed_states.save(state.model_copy(update={"next_due": now}), version=version)
+        except StaleVersion:
+            return  # a poll claimed it meanwhile: just as good
+        log.info("WebSub push ended: feed due for polling now", extra={"feed": feed})
 
     def _changer(
         self, change: Callable[[Subscription, datetime, WebSubPolicy], Subscription],
@@ -304,7 +338,7 @@ class WebSubService:
         answer = self.hubs.request(sub.hub, mode=mode, topic=sub.topic, callback=callback,
                                    lease_s=self.policy.lease_s, secret=sub.secret)
         HUB_REQUESTS.labels(mode, "accepted" if answer.accepted else "refused").inc()
-        self.store.update(sub.feed, lambda s: after_request(
+        self._fall_back_if(sub.feed, lambda s: after_request(
             s, mode, accepted=answer.accepted, reason=answer.reason, now=self.clock(),
             policy=self.policy))
         log.log(logging.INFO if answer.accepted else logging.WARNING,
@@ -337,7 +371,8 @@ def websub_running(settings: Settings,
                 store=store, policy=WebSubPolicy.from_settings(settings), hubs=hubs,
                 poller=poller, feeds=ConfiguredFeeds(settings),
                 callback_base=settings.websub_callback_base,
-                queue_size=settings.websub_delivery_queue, clock=clock)
+                queue_size=settings.websub_delivery_queue, clock=clock,
+                feed_states=FeedStateStore.from_settings(es, settings))
             try:
                 server = CallbackServer(service, bind=settings.websub_bind,
                                         port=settings.websub_port,

@@ -126,7 +126,8 @@ def _harness(settings: Settings, fixture_server: FixtureServer) -> Iterator[Push
         with open_poller(settings, es, clock=clock) as poller, \
                 HubClient(FetchPolicy.from_settings(settings)) as hubs:
             service = WebSubService(store=store, policy=policy, hubs=hubs, poller=poller,
-                                    feeds=lambda: feeds, callback_base=None, clock=clock)
+                                    feeds=lambda: feeds, callback_base=None, clock=clock,
+                                    feed_states=FeedStateStore.from_settings(es, settings))
             server = CallbackServer(service, bind="127.0.0.1", port=0,
                                     max_body_bytes=settings.max_body_bytes).start()
             service.callback_base = f"http://127.0.0.1:{server.port}"
@@ -245,6 +246,7 @@ def test_leases_are_renewed_before_they_expire(push: Push) -> None:
 def test_an_unverified_renewal_lapses_and_the_feed_is_polled_normally(push: Push) -> None:
     push.hub.lease_s = 7200
     push.subscribe()
+    assert push.poll() == 0  # polled while pushed: next poll in 6 h
     push.hub.behaviour = "silent"
     push.clock.offset = timedelta(seconds=3601)
     assert push.service.maintain_once() == {"subscribe": 1}
@@ -253,10 +255,21 @@ def test_an_unverified_renewal_lapses_and_the_feed_is_polled_normally(push: Push
     still = push.sub()
     assert still is not None and still.status == "active"  # the old lease still runs
     push.clock.offset = timedelta(seconds=7201)
-    assert push.service.maintain_once() == {"expire": 1}
-    lapsed = push.sub()
-    assert lapsed is not None and lapsed.status == "failed"
-    assert "lease expired" in (lapsed.reason or "")
+    es = make_es(push.settings)
+    feed_states = FeedStateStore.from_settings(es, push.settings)
+    try:
+        pushed_state = feed_states.get(FEED)
+        assert pushed_state is not None and pushed_state.next_due is not None
+        assert pushed_state.next_due > push.clock()  # the long interval of a pushed feed
+        assert push.service.maintain_once() == {"expire": 1}
+        lapsed = push.sub()
+        assert lapsed is not None and lapsed.status == "failed"
+        assert "lease expired" in (lapsed.reason or "")
+        due = feed_states.get(FEED)
+        assert due is not None and due.next_due is not None
+        assert due.next_due <= push.clock()  # polled at once, not 6 h after the last poll
+    finally:
+        es.close()
     push.serve_feed([5, 1])
     assert push.poll() == 1
     es = make_es(push.settings)
