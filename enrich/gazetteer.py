@@ -119,6 +119,17 @@ class Gazetteer:
             parent = self._places[parent].parent
         return chain
 
+    def country_names(self) -> list[tuple[str, str]]:
+        """(country id, name) for every plain name of every country: what lists of countries
+        ("روسيا وتركيا وإيران") are made of."""
+        return [
+            (place.id, name)
+            for place in self._places.values()
+            if place.kind == "country"
+            for name, ambiguous in place.name_variants()
+            if not ambiguous
+        ]
+
     def country_chain(self, entry_id: str) -> tuple[str, ...]:
         """The places an actor or place id stands in, itself (or an actor's country) first and
         its country last: saraqib → (saraqib, idlib, syria); an actor of Iran → (iran,).

@@ -52,12 +52,14 @@ from enrich.mention_context import dateline_head, enumeration_span, sentence_sta
 from enrich.tag_features import CountryWeights, MentionFacts, topic_features
 from enrich.taxonomy import ScoringRules, Taxonomy, TermKind
 from enrich.term_matcher import TermHit, TermMatcher
-from enrich.text_normalize import fold_for_matching
+from enrich.text_normalize import fold_for_matching, is_arabic_script
 from enrich.topic_model import TopicModel
 
 __all__ = ["Mention", "TagResult", "Tagger"]
 
 Where = Literal["title", "body"]
+# Between two listed names: a comma and/or the conjunction و glued to the next name.
+_JOINED = re.compile(r"\s*(?:[،,]\s*)?و?")
 _WORD = re.compile(r"\w")
 
 
@@ -191,6 +193,12 @@ class Tagger:
             ),
             languages=lambda key: key.language,
         )
+        # Arabic glues its "and" to the next word, so "روسيا وتركيا وإيران" has no separator
+        # that punctuation could show: such lists are read as runs of country names instead.
+        self._arabic_countries: TermMatcher[str] | None = None
+        if gazetteer is not None:
+            names = [(c, n) for c, n in gazetteer.country_names() if is_arabic_script(n)]
+            self._arabic_countries = TermMatcher(names) if names else None
         self._family = {topic: taxonomy.family(topic) for topic in taxonomy.topic_ids}
         self._topic_ids = frozenset(taxonomy.topic_ids)
         self._implying = {topic: taxonomy.implying(topic) for topic in taxonomy.topic_ids}
@@ -338,6 +346,7 @@ class Tagger:
                 continue
             candidates.append(hit)
         kept = _longest_first(candidates)
+        countries = self._country_runs(text, kept)
         for hit in kept:
             segment.mentions.append(
                 Mention(
@@ -348,7 +357,8 @@ class Tagger:
                     where=where,
                     start=hit.start,
                     end=hit.end,
-                    enumerated=self._passing_list_item(text, hit, kept),
+                    enumerated=self._passing_list_item(text, hit, kept)
+                    or (hit.start, hit.end) in countries,
                     dateline=hit.end <= dateline_chars and not _WORD.search(text, 0, hit.start),
                 )
             )
@@ -366,6 +376,38 @@ class Tagger:
             if word.key.topic == hit.key.topic and between and not between.strip(" "):
                 return word.term
         return None
+
+    def _country_runs(self, text: str, hits: list[TermHit[_TermKey]]) -> set[tuple[int, int]]:
+        """Spans of the topic hits that stand in a run of three or more Arabic-script country
+        names joined by و or commas ("الدول الضامنة روسيا وتركيا وإيران"), where the others
+        are not of the hit's topic family: one of several listed countries is a passing
+        mention. Looked for only when an Arabic-script hit has "و" glued before or after."""
+        matcher = self._arabic_countries
+        if matcher is None or not any(
+            h.key.kind is not TermKind.CONTEXT and is_arabic_script(h.term) for h in hits
+        ):
+            return set()
+        countries = sorted(
+            {(c.start, c.end, c.key) for c in matcher.find_normalized(text)}
+            | {(h.start, h.end, h.key.topic) for h in hits if is_arabic_script(h.term)}
+        )
+        runs: list[list[tuple[int, int, str]]] = []
+        for country in countries:
+            if runs and _JOINED.fullmatch(text, runs[-1][-1][1], country[0]):
+                runs[-1].append(country)
+            elif not runs or country[0] >= runs[-1][-1][1]:
+                runs.append([country])
+        listed: set[tuple[int, int]] = set()
+        for run in runs:
+            if len({key for _, _, key in run}) < 3:
+                continue
+            for hit in hits:
+                if any(start == hit.start for start, _, _ in run):
+                    family = self._family[hit.key.topic]
+                    others = {key for _, _, key in run if key != hit.key.topic}
+                    if not others & family:
+                        listed.add((hit.start, hit.end))
+        return listed
 
     def _passing_list_item(
         self, text: str, hit: TermHit[_TermKey], hits: list[TermHit[_TermKey]]

@@ -162,6 +162,37 @@ def test_one_power_in_a_list_of_participants_is_a_passing_mention(tagger: Tagger
     assert [m.enumerated for m in iran_mentions] == [True]
 
 
+@pytest.mark.parametrize(
+    ("title", "text", "language"),
+    [
+        ("Astana talks end", "The guarantors Russia, Turkey and Iran agreed on de-escalation "
+         "zones in Syria.", "en"),
+        ("انتهاء محادثات أستانا", "اتفقت الدول الضامنة روسيا وتركيا وإيران على إنشاء مناطق "
+         "تخفيف التصعيد في سوريا.", "ar"),
+        ("Astana görüşmeleri sona erdi", "Garantör ülkeler Rusya, Türkiye ve İran, Suriye'de "
+         "çatışmasızlık bölgeleri konusunda anlaştı.", "tr"),
+        ("Переговоры в Астане завершились", "Страны-гаранты Россия, Турция и Иран договорились "
+         "о зонах деэскалации в Сирии.", "ru"),
+        ("پایان مذاکرات آستانه", "سه کشور ضامن روسیه، ترکیه و ایران درباره مناطق کاهش تنش در "
+         "سوریه توافق کردند.", "fa"),
+    ],
+)
+def test_iran_as_one_of_the_astana_guarantors_is_listed(
+    tagger: Tagger, title: str, text: str, language: str
+) -> None:
+    result = tagger.tag(title, text, language)
+    assert [m.enumerated for m in result.mentions if m.topic == "iran"] == [True]
+    assert "iran" not in result.topics
+
+
+def test_arabic_lists_without_commas_need_three_countries(tagger: Tagger) -> None:
+    """Arabic glues "و" to the next word; a run of three country names is a list, two are not."""
+    listed = tagger.tag("", "دعم الشعوب في لبنان وسوريا والعراق", "ar")
+    assert [m.enumerated for m in listed.mentions if m.topic == "syria"] == [True]
+    pair = tagger.tag("", "وقال إن طهران تدعم سوريا وروسيا في الحرب", "ar")
+    assert not any(m.enumerated for m in pair.mentions)
+
+
 def test_a_round_up_of_the_topics_own_places_is_not_a_passing_list(tagger: Tagger) -> None:
     result = tagger.tag("Strikes hit Idlib, Hama, Aleppo", "", "en")
     assert result.topics == ["idlib", "syria"]
