@@ -2,8 +2,9 @@
 
 "Raw trafilatura" is `trafilatura.bare_extraction` called directly in this process with the
 stage's own options (`TRAFILATURA_OPTIONS`: body and metadata), so the ratios show what the
-stage adds or gains around the same work: the input checks and NFC step, pickling pages to
-the worker processes and results back, and the second core.
+stage adds or gains around the same work: the input checks, the lead recovery
+(`ingest.lead_recovery`: a look for the description in the page when the text lacks it) and
+NFC step, pickling pages to the worker processes and results back, and the second core.
 
 Every mode first runs once untimed over the pages (imports, dateparser's per-locale regexes
 and the like are paid by a long-lived pool once, not per page); then ROUNDS timed rounds,

@@ -8,11 +8,16 @@ evaluation does (tests/eval_common.py), so a line break inside a snippet is no m
 
 Pages go through `ExtractorPool`, the very path the poller uses, so this measures the stage
 and not a look-alike of it. A page that fails counts as an empty text.
+
+A fixed 30% of the pages (by a hash of their URL, `is_held_out`) is held out: the stage's
+choices made on this corpus (trafilatura's options, `ingest.lead_recovery`'s thresholds) were
+compared on the other 70%, so the held-out score is the one that says how they generalise.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import statistics
 import time
@@ -23,8 +28,15 @@ from pathlib import Path
 
 from ingest.extraction import EXTRACTOR_VERSION, Extracted, ExtractionFailed, ExtractorPool
 
-# What trafilatura alone reaches on this corpus with comments and formatting off.
-F1_TARGET = 0.926
+# trafilatura alone reaches 0.926 on this corpus with comments and formatting off (its best
+# option set); the stage must do better (issue 14).
+F1_TARGET = 0.935
+HELD_OUT_TENTHS = 3  # pages whose URL hash ends in 0-2 of 10
+
+
+def is_held_out(url: str) -> bool:
+    """Whether a page belongs to the held-out 30%: stable across runs and machines."""
+    return int(hashlib.sha1(url.encode("utf-8")).hexdigest(), 16) % 10 < HELD_OUT_TENTHS
 
 
 class EvalCorpusError(Exception):
@@ -77,6 +89,8 @@ class ExtractionEvalReport:
     processes: int
     extractor_version: str
     counts: SnippetCounts
+    held_out_pages: int
+    held_out_counts: SnippetCounts  # the held-out pages only (`is_held_out`)
     failures: dict[str, int]  # failed pages by ExtractionFailed.kind
     page_ms: list[float] = field(repr=False)  # extraction time per page, inside the worker
     wall_s: float
@@ -125,6 +139,10 @@ class ExtractionEvalReport:
             "false_negatives": self.counts.false_negatives,
             "false_positives": self.counts.false_positives,
             "true_negatives": self.counts.true_negatives,
+            "held_out": {"pages": self.held_out_pages,
+                         "precision": self.held_out_counts.precision,
+                         "recall": self.held_out_counts.recall,
+                         "f1": self.held_out_counts.f1},
             "failures": dict(self.failures),
             "median_ms": self.median_ms, "mean_ms": self.mean_ms, "p95_ms": self.p95_ms,
             "wall_s": self.wall_s, "pages_per_s": self.pages_per_s,
@@ -191,6 +209,7 @@ def run_extraction_eval(
             yield page.url, read_page_html(corpus_dir, page)
 
     counts = SnippetCounts()
+    held_out = SnippetCounts()
     failures: Counter[str] = Counter()
     page_ms: list[float] = []
     with ExtractorPool(processes) as pool:
@@ -203,19 +222,24 @@ def run_extraction_eval(
                 assert isinstance(result, ExtractionFailed)
                 text, duration = "", result.duration_ms
                 failures[result.kind] += 1
-            counts += score_page(text, page)
+            page_counts = score_page(text, page)
+            counts += page_counts
+            if is_held_out(page.url):
+                held_out += page_counts
             if duration is not None:
                 page_ms.append(duration)
         wall_s = time.perf_counter() - started
     return ExtractionEvalReport(
         corpus=str(corpus_dir), pages=len(pages), processes=processes,
-        extractor_version=EXTRACTOR_VERSION, counts=counts, failures=dict(failures),
+        extractor_version=EXTRACTOR_VERSION, counts=counts,
+        held_out_pages=sum(1 for page in pages if is_held_out(page.url)),
+        held_out_counts=held_out, failures=dict(failures),
         page_ms=page_ms, wall_s=wall_s,
     )
 
 
 def format_extraction_report(report: ExtractionEvalReport) -> str:
-    c = report.counts
+    c, h = report.counts, report.held_out_counts
     verdict = "met" if report.meets_target else "NOT MET"
     failed = sum(report.failures.values())
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(report.failures.items()))
@@ -225,6 +249,8 @@ def format_extraction_report(report: ExtractionEvalReport) -> str:
         f"{'es' if report.processes != 1 else ''})",
         f"  precision {report.precision:.3f}   recall {report.recall:.3f}"
         f"   F1 {report.f1:.3f}   (target F1 >= {F1_TARGET}: {verdict})",
+        f"  held-out {report.held_out_pages} pages: precision {h.precision:.3f}"
+        f"   recall {h.recall:.3f}   F1 {h.f1:.3f}",
         f"  snippets: {c.true_positives} TP, {c.false_negatives} FN,"
         f" {c.false_positives} FP, {c.true_negatives} TN",
         f"  failed pages: {failed}" + (f" ({by_kind})" if by_kind else ""),

@@ -63,6 +63,35 @@ def test_real_page_gives_body_without_boilerplate_and_its_metadata() -> None:
     assert result.duration_ms > 0
 
 
+def test_a_lead_printed_above_the_article_is_put_back_in_front_of_the_text() -> None:
+    """trafilatura keeps this page's body but drops the teaser above it; the page prints it
+    and carries it as its meta description, so the stage restores it (see lead_recovery)."""
+    url = ("https://www.forstpraxis.de/"
+           "pilotprojekt-heizen-mit-pellets-aus-laub-so-funktioniert-es-21677")
+    item, html = corpus_page(url)
+    import trafilatura
+
+    alone = trafilatura.extract(html, url=url, include_comments=False)
+    assert alone is not None and "In Reichenbach in der Lausitz" not in alone
+    result = extract_html(html, url)
+    assert result.text.startswith("In Reichenbach in der Lausitz wird eine neue Idee")
+    for snippet in item["with"]:  # type: ignore[attr-defined]
+        assert snippet in result.text
+    for snippet in item["without"]:  # type: ignore[attr-defined]
+        assert snippet not in result.text
+
+
+def test_a_description_the_page_does_not_print_stays_out_of_the_text() -> None:
+    lead = "Rescue teams in Idlib searched for survivors after a night of shelling."
+    body = "<p>" + "Shelling hit Idlib overnight, residents said on Sunday. " * 8 + "</p>"
+    head = f'<meta name="description" content="{lead}">'
+    printed = extract_html(article_page(body, head).replace(
+        "<body>", f'<body><header><p class="teaser">{lead}</p></header>'))
+    assert printed.text.startswith(lead + "\n")
+    unprinted = extract_html(article_page(body, head))
+    assert lead not in unprinted.text and unprinted.description == lead
+
+
 def test_text_and_title_come_out_nfc_composed() -> None:
     decomposed = "Cafe\u0301 de\u0301ja\u0300 vu"
     html = article_page(f"<p>{decomposed} in the old town. " * 10 + "</p>",

@@ -13,6 +13,7 @@ from ingest.extraction_eval import (
     EvalPage,
     SnippetCounts,
     format_extraction_report,
+    is_held_out,
     load_eval_pages,
     run_extraction_eval,
     score_page,
@@ -81,6 +82,19 @@ def test_eval_runs_pages_through_the_stage_and_counts_failures(tmp_path: Path) -
     assert "precision 1.000" in text and "recall 0.500" in text and "F1 0.667" in text
     assert "ms/page" in text and "failed pages: 1 (empty 1)" in text
     assert not report.meets_target
+    held = [u for u in ("https://example.org/good.html", "https://example.org/empty.html")
+            if is_held_out(u)]
+    assert report.held_out_pages == len(held)
+    assert f"held-out {len(held)} pages" in text
+
+
+def test_the_held_out_split_is_a_stable_three_tenths_of_the_pages() -> None:
+    urls = [f"https://example.org/article/{i}" for i in range(2000)]
+    held = [u for u in urls if is_held_out(u)]
+    assert 540 < len(held) < 660  # 30% +- 3 points
+    assert held == [u for u in urls if is_held_out(u)]
+    assert is_held_out("https://example.org/article/0") == is_held_out(
+        "https://example.org/article/0")
 
 
 def test_a_missing_page_file_names_the_file(tmp_path: Path) -> None:
@@ -111,3 +125,7 @@ def test_real_corpus_subset_scores_like_trafilatura_on_it() -> None:
     assert c.true_positives + c.false_negatives == wanted
     assert c.false_positives + c.true_negatives == unwanted
     assert report.f1 > 0.85
+    held = [p for p in pages if is_held_out(p.url)]
+    h = report.held_out_counts
+    assert report.held_out_pages == len(held) > 0
+    assert h.true_positives + h.false_negatives == sum(len(p.with_snippets) for p in held)
