@@ -4,8 +4,8 @@ Extraction is CPU-bound and holds the GIL (threads give no speed-up, STACK-NOTES
 run keeps one pool of processes for its whole life and feeds it pages as they arrive.
 After trafilatura, the stage puts back a lead that the page prints but trafilatura left out
 (`ingest.lead_recovery`). Pages come from sites nobody here controls: every way a page can go
-wrong ends in `ExtractionFailed` with a reason and a stable `kind` for metrics, never in a crashed or hung
-pool (see `ingest.supervised_pool`).
+wrong ends in `ExtractionFailed` with a reason and a stable `kind` for metrics, never in a
+crashed or hung pool (see `ingest.supervised_pool`).
 """
 
 from __future__ import annotations
@@ -31,20 +31,20 @@ EXTRACTOR_VERSION = f"trafilatura {trafilatura.__version__} + lead recovery"
 # Chosen by measurement on two public benchmarks (trafilatura 2.3.1): trafilatura-eval (990
 # pages, snippet F1, see extraction_eval) and Mozilla Readability's test pages (121 pages
 # with >= 100 words, bag-of-words F1 per page, averaged; github.com/mozilla/readability,
-# test/test-pages). Comments and formatting off, tables in: 0.926 / 0.934. Every alternative
-# scored lower on the larger set: favor_precision 0.922 / 0.929, favor_recall 0.920 / 0.938
-# (the one gain, on the smaller set only), fast (no fallback) 0.920 / 0.923, favor_precision+fast 0.908 /
-# 0.890, tables out 0.922 / 0.927, deduplicate 0.922 / 0.919, comments in 0.924. Other
-# extractors as a second opinion: readability-lxml 0.873 on trafilatura-eval (0.972 on
-# Readability's own pages, whose expected texts it was built to reproduce), resiliparse
-# 0.843 / 0.927 (recall 0.959 but precision 0.751). Per-page choice between these, gated on
-# length ratios, never gained more than 0.002 F1, nor did filling trafilatura's gaps with
-# resiliparse's lines, nor a paragraph classifier on trafilatura's own output (5-fold CV).
-# What did gain is putting back the lead trafilatura leaves out (`ingest.lead_recovery`):
-# 0.926 -> 0.936. Earlier measurements: retrying with favor_recall under 100 chars (+0.0005),
-# cutting short trailing/leading lines (no gain), taking the favor_precision text when it
-# keeps >= 90% of the default's length (0.928, but two extractions per page: half the
-# throughput).
+# test/test-pages). Comments and formatting off, tables in: 0.926 / 0.934.
+# Every alternative scored lower on the larger set (larger set / smaller set):
+#   favor_precision 0.922 / 0.929      favor_recall 0.920 / 0.938 (a gain on the smaller only)
+#   fast, no fallback 0.920 / 0.923    favor_precision + fast 0.908 / 0.890
+#   tables out 0.922 / 0.927           deduplicate 0.922 / 0.919        comments in 0.924
+# Other extractors as a second opinion: readability-lxml 0.873 (0.972 on Readability's own
+# pages, whose expected texts it was built to reproduce), resiliparse 0.843 / 0.927 (recall
+# 0.959, precision 0.751). Choosing per page between these, gated on length ratios, never
+# gained more than 0.002; nor did filling trafilatura's gaps with resiliparse's lines, nor a
+# paragraph classifier on trafilatura's own output (5-fold CV). What gained is putting back
+# the lead trafilatura leaves out (`ingest.lead_recovery`): 0.926 -> 0.936.
+# Earlier: retrying with favor_recall under 100 chars (+0.0005), cutting short trailing or
+# leading lines (no gain), taking the favor_precision text when it keeps >= 90% of the
+# default's length (0.928, but two extractions per page: half the throughput).
 # Metadata is extracted with the body because pages fetched outside a feed (`newswatch
 # extract`) have no other title or date, and the description is the lead recovery's input.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
