@@ -4,11 +4,13 @@ server, the poller's ingestion path, and the embedded Kafka + Elasticsearch."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,19 +19,21 @@ from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
 from flows.cli_feeds import feeds
+from infra.embedded_stack import free_port
 from ingest.es_client import make_es
 from ingest.feed_metrics import FeedStateCollector
 from ingest.feed_state import FeedStateStore
 from ingest.feeds_config import FeedConfig
 from ingest.http_fetch import FetchPolicy
-from ingest.poll_run import open_poller, poll_once
+from ingest.poll_run import open_poller, poll_once, prepare_ingest
 from ingest.settings import Settings
 from ingest.websub_callback import CallbackServer
 from ingest.websub_hub_client import HubClient
 from ingest.websub_policy import WebSubPolicy
-from ingest.websub_service import DELIVERIES, WebSubService
+from ingest.websub_service import DELIVERIES, WebSubService, websub_running
 from ingest.websub_signature import sign
 from ingest.websub_state import Subscription, SubscriptionStore
+from tests.conftest import REPO
 from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer
 from tests.support.kafka_tools import read_all
 from tests.support.websub_hub import WebSubHub
@@ -399,3 +403,44 @@ def test_feeds_show_and_health_say_how_each_feed_is_fed(push: Push) -> None:
                                          {"status": "denied"}) == 1
     finally:
         es.close()
+
+
+def test_the_service_as_serve_runs_it_subscribes_and_ingests_on_its_own(
+    settings: Settings, fixture_server: FixtureServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`websub_running` from settings alone: feeds.yaml read from the config dir, requests
+    sent by the maintenance loop, the callback on NEWSWATCH_WEBSUB_PORT, hubs told
+    NEWSWATCH_WEBSUB_PUBLIC_URL; removing the feed from feeds.yaml unsubscribes it."""
+    port = free_port()
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    feeds_file = config / "feeds.yaml"
+    feeds_file.write_text(f"feeds:\n  - name: {FEED}\n    url: {fixture_server.url('/feed.xml')}\n",
+                          encoding="utf-8")
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(config))
+    monkeypatch.setenv("NEWSWATCH_WEBSUB_PORT", str(port))
+    monkeypatch.setenv("NEWSWATCH_WEBSUB_PUBLIC_URL", f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv("NEWSWATCH_WEBSUB_CHECK_S", "0.2")
+    served = Settings(_env_file=None)  # type: ignore[call-arg]
+    hub = WebSubHub()
+    prepare_ingest(served)  # as `newswatch serve` does first
+    try:
+        with websub_running(served) as service:
+            assert service is not None
+            harness = Push(served, fixture_server, hub, service, service.store,
+                           {}, Clock(), f"http://127.0.0.1:{port}")
+            harness.serve_feed([1])
+            assert poll_once(served).produced == 1
+            assert hub.wait_verifications(1)[-1].confirmed  # subscribed by the loop itself
+            assert hub.requests[0]["hub.callback"].startswith(
+                f"http://127.0.0.1:{port}/websub/{FEED}/")
+            harness.wait(lambda: getattr(harness.sub(), "status", None) == "active")
+            assert hub.publish(harness.topic, harness.serve_feed([2, 1])).status_code == 202
+            harness.wait(lambda: len(harness.articles()) == 2)
+            feeds_file.write_text("feeds: []\n", encoding="utf-8")
+            verifications = hub.wait_verifications(2)
+            assert verifications[-1].mode == "unsubscribe" and verifications[-1].confirmed
+            harness.wait(lambda: harness.sub() is None)
+    finally:
+        hub.stop()
