@@ -58,6 +58,10 @@ from enrich.topic_model import TopicModel
 __all__ = ["Mention", "TagResult", "Tagger"]
 
 Where = Literal["title", "body"]
+# Texts in which a term listed under a language takes that language's suffixes without an
+# apostrophe: the detector often reads a short Turkish title as Azerbaijani ("İranla ticaret"),
+# whose case suffixes are the same; None is a text too short to tell.
+_SUFFIX_LANGUAGES: dict[str, tuple[str | None, ...]] = {"tr": ("tr", "az", None)}
 # Between two listed names: a comma and/or the conjunction و glued to the next name.
 _JOINED = re.compile(r"\s*(?:[،,]\s*)?و?")
 _WORD = re.compile(r"\w")
@@ -325,7 +329,7 @@ class Tagger:
             # Domestic terms exist only in the country's own language, and so do suffixes
             # glued without an apostrophe ("Suriyeyle" is Turkish; "Irani" in English is not).
             if (hit.key.kind is not TermKind.DOMESTIC or hit.key.language == language)
-            and (not hit.suffixed or language in (hit.key.language, None))
+            and (not hit.suffixed or language in _SUFFIX_LANGUAGES.get(hit.key.language, ()))
         ]
         refusals = [h for h in hits if h.key.kind is TermKind.NEGATIVE]
         foreign = [h for h in hits if h.key.kind is TermKind.FOREIGN]
