@@ -24,6 +24,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, helpers
 
+from enrich.mapping_migration import upgrade_mappings
 from ingest.article import Timings, iso_utc, utcnow
 from ingest.freshness_metrics import observe_searchable
 
@@ -86,14 +87,15 @@ class ArticleIndex:
 
     def ensure(self) -> None:
         """Install the template and the first backing index behind the write alias; push new
-        fields of the template into an existing index (mappings only ever grow)."""
+        fields of the template into existing indices (mappings only ever grow); on a new
+        mapping version, start a new backing index (`newswatch index migrate` moves the rest)."""
         template = articles_template(self.alias, self.shards, self.replicas)
         try:
             self.es.indices.put_index_template(name=self.alias, **template)
             if self.es.indices.exists_alias(name=self.alias):
-                self.es.indices.put_mapping(
-                    index=self.alias, properties=template["template"]["mappings"]["properties"]
-                )
+                # New fields go into the current indices; a new mapping version rolls the
+                # alias over first (enrich/mapping_migration.py: analyzers are fixed per index).
+                upgrade_mappings(self.es, self.alias, template)
             else:
                 self.es.indices.create(
                     index=f"{self.alias}-000001", aliases={self.alias: {"is_write_index": True}}

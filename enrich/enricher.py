@@ -14,6 +14,7 @@ from enrich.article_date import ARTICLE_DATE_FIELD, article_date
 from enrich.gazetteer import Gazetteer, load_gazetteer
 from enrich.language import detect_language
 from enrich.near_duplicates import band_keys, minhash_signature
+from enrich.search_fields import language_fields
 from enrich.tagger import Tagger
 from enrich.taxonomy import load_taxonomy
 from enrich.topic_model import load_topic_model
@@ -76,6 +77,7 @@ class Enricher:
                 "cluster_id": article.id,
                 ARTICLE_DATE_FIELD: article_date(doc),
                 "indexed": (now or datetime.now(UTC)).isoformat(),
+                **language_fields(language, article.title, article.text),
             }
         )
         if doc.get("geo") is None:

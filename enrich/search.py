@@ -1,17 +1,132 @@
-"""Analyst search over the articles alias: full text with highlighting, topic and date filters,
-near-duplicate clusters collapsed to their best hit unless asked for all."""
+"""Analyst search over the articles alias: every language's fields at once, a small documented
+query syntax, filters, highlighting of the form that matched, near-duplicate clusters collapsed
+to their best hit unless asked for all.
+
+Query syntax (Elasticsearch's `simple_query_string`, which never fails on odd input):
+  Idlib Saraqib        both words (all words are required)
+  Idlib AND Syria      the same; `AND` is an operator, never a word to look for
+  Idlib OR Aleppo      either (also `Idlib | Aleppo`)
+  Idlib NOT Turkey     without Turkey (also `Idlib -Turkey`)
+  "Jisr al-Shughur"    the exact phrase
+  Sarāq*               words starting with Sarāq
+  *                    everything, newest first
+Each word is looked up in the language-neutral fields (`title`, `text`) and in every
+language's own fields (`title_ar`, `text_ru`, ...), so a dictionary form also finds the
+inflected, prefixed and suffixed forms in the article's language. A title match weighs more
+than a body match, and the neutral (unstemmed) title the most, so an exact title match
+outranks a stemmed body match.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
-from enrich.article_date import since_filter
+from enrich.article_date import ARTICLE_DATE_FIELD
+from enrich.search_fields import (
+    NEUTRAL_TEXT,
+    NEUTRAL_TITLE,
+    SEARCH_LANGUAGES,
+    text_field,
+    title_field,
+)
 
-SEARCH_FIELDS = ["title^3", "title.english^2", "text", "text.english", "summary"]
+# Boosts: exact (neutral) title > stemmed title in the article's language > exact body >
+# stemmed body. The stemmed fields also match the exact forms, so an exact word scores on both.
+TITLE_BOOST = 4.0
+LANGUAGE_TITLE_BOOST = 3.0
+TEXT_BOOST = 1.5
+LANGUAGE_TEXT_BOOST = 1.0
+
+SEARCH_FIELDS = [
+    f"{NEUTRAL_TITLE}^{TITLE_BOOST}",
+    *(f"{title_field(lang)}^{LANGUAGE_TITLE_BOOST}" for lang in SEARCH_LANGUAGES),
+    f"{NEUTRAL_TEXT}^{TEXT_BOOST}",
+    *(f"{text_field(lang)}^{LANGUAGE_TEXT_BOOST}" for lang in SEARCH_LANGUAGES),
+    "summary",
+]
+HIGHLIGHT_FIELDS = [
+    NEUTRAL_TITLE,
+    *(title_field(lang) for lang in SEARCH_LANGUAGES),
+    NEUTRAL_TEXT,
+    *(text_field(lang) for lang in SEARCH_LANGUAGES),
+]
+SOURCE_FIELDS = ["id", "title", "url", "published", "topics", "domain", "cluster_id", "language",
+                 "feed", "places", "actors"]
+
+MATCH_ALL = "*"
+
+_OPERATORS = {"AND": "+", "OR": "|", "NOT": "-"}
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+class QueryError(ValueError):
+    """The query cannot be searched as given (the message says why and what to type)."""
+
+
+def has_words(query: str) -> bool:
+    """Whether the query has anything to look for: a letter or digit in any script."""
+    return bool(_WORD.search(query))
+
+
+def to_simple_query_string(query: str) -> str:
+    """Rewrite the upper-case operators AND, OR, NOT into simple_query_string's `+ | -`, so
+    they are never searched for as words (lower-case "and" stays a word, as in Lucene)."""
+    out: list[str] = []
+    negate_next = False
+    for token in query.split():
+        if token in _OPERATORS:
+            if token == "NOT":
+                negate_next = True
+            else:
+                out.append(_OPERATORS[token])
+            continue
+        out.append(f"-{token}" if negate_next else token)
+        negate_next = False
+    return " ".join(out)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on what is searched; each list is "any of these"."""
+
+    topic: str | None = None
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    languages: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+
+    def clauses(self) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if self.topic:
+            clauses.append({"term": {"topics": self.topic}})
+        for field_name, values in (("language", self.languages), ("feed", self.feeds),
+                                   ("places", self.places), ("actors", self.actors)):
+            if values:
+                clauses.append({"terms": {field_name: list(values)}})
+        span: dict[str, str] = {}
+        if self.since:
+            span["gte"] = self.since.isoformat()
+        if self.until:
+            # A bare date means the whole day: up to its end.
+            span["lte" if isinstance(self.until, datetime) else "lt"] = (
+                self.until.isoformat() if isinstance(self.until, datetime)
+                else _next_day(self.until).isoformat())
+        if span:
+            # published, else fetched: undated articles count (enrich/article_date.py)
+            clauses.append({"range": {ARTICLE_DATE_FIELD: span}})
+        return clauses
+
+
+def _next_day(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
 
 
 class SearchHit(BaseModel):
@@ -22,9 +137,26 @@ class SearchHit(BaseModel):
     topics: list[str]
     highlight: list[str]
     score: float | None
+    language: str | None = None
+    feed: str | None = None
+    places: list[str] = []
+    actors: list[str] = []
     domain: str | None = None
     cluster_id: str | None = None
     cluster_size: int | None = None
+
+
+def _text_query(query: str) -> dict[str, Any]:
+    if not query.strip() or query.strip() == MATCH_ALL:
+        return {"match_all": {}}
+    return {
+        "simple_query_string": {
+            "query": to_simple_query_string(query),
+            "fields": SEARCH_FIELDS,
+            "default_operator": "and",
+            "flags": "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE",
+        }
+    }
 
 
 def build_query(
@@ -35,33 +167,35 @@ def build_query(
     sort: Literal["relevance", "newest"] = "relevance",
     collapse: bool = True,
     size: int = 10,
+    filters: SearchFilters | None = None,
 ) -> dict[str, Any]:
-    """The search request body (pure, so its shape is tested without a server)."""
-    filters: list[dict[str, Any]] = []
-    if topic:
-        filters.append({"term": {"topics": topic}})
-    if since:
-        filters.append(since_filter(since))  # published, else fetched: undated ones count
-    must: dict[str, Any] = (
-        {"multi_match": {"query": query, "fields": SEARCH_FIELDS, "type": "best_fields"}}
-        if query.strip()
-        else {"match_all": {}}
-    )
+    """The search request body (pure, so its shape is tested without a server). An empty
+    query or `*` matches everything (newest first unless sorted otherwise)."""
+    filters = filters or SearchFilters()
+    if topic or since:
+        filters = SearchFilters(topic=topic or filters.topic, since=since or filters.since,
+                                until=filters.until, languages=filters.languages,
+                                feeds=filters.feeds, places=filters.places, actors=filters.actors)
+    text = _text_query(query)
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [must], "filter": filters}},
+        "query": {"bool": {"must": [text], "filter": filters.clauses()}},
         "size": size,
-        "_source": ["id", "title", "url", "published", "topics", "domain", "cluster_id"],
-        "highlight": {
-            "pre_tags": ["<em>"],
-            "post_tags": ["</em>"],
-            "fields": {
-                "title": {"number_of_fragments": 0},
-                "text": {"fragment_size": 160, "number_of_fragments": 2},
-                "text.english": {"fragment_size": 160, "number_of_fragments": 2},
-            },
-        },
+        "_source": SOURCE_FIELDS,
         "track_total_hits": True,
     }
+    if "match_all" in text:
+        sort = "newest"
+    else:
+        body["highlight"] = {
+            "pre_tags": ["<em>"],
+            "post_tags": ["</em>"],
+            "require_field_match": True,
+            "fields": {
+                name: ({"number_of_fragments": 0} if name.startswith("title")
+                       else {"fragment_size": 160, "number_of_fragments": 2})
+                for name in HIGHLIGHT_FIELDS
+            },
+        }
     if sort == "newest":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     if collapse:
@@ -71,10 +205,12 @@ def build_query(
 
 
 def _highlight(hit: dict[str, Any]) -> list[str]:
+    """Highlighted fragments, titles first; the same fragment found through two fields (the
+    neutral and the language field) is shown once."""
     found = hit.get("highlight") or {}
     fragments: list[str] = []
-    for field in ("title", "text", "text.english"):
-        for fragment in found.get(field, []):
+    for name in HIGHLIGHT_FIELDS:
+        for fragment in found.get(name, []):
             if fragment not in fragments:
                 fragments.append(fragment)
     return fragments
@@ -90,8 +226,10 @@ def search_articles(
     sort: Literal["relevance", "newest"] = "relevance",
     collapse: bool = True,
     size: int = 10,
+    filters: SearchFilters | None = None,
 ) -> tuple[int, list[SearchHit]]:
-    body = build_query(query, topic=topic, since=since, sort=sort, collapse=collapse, size=size)
+    body = build_query(query, topic=topic, since=since, sort=sort, collapse=collapse, size=size,
+                       filters=filters)
     response = es.search(index=alias, **body)
     sizes = {
         b["key"]: b["doc_count"]
@@ -109,6 +247,10 @@ def search_articles(
                 topics=source.get("topics") or [],
                 highlight=_highlight(hit),
                 score=hit.get("_score"),
+                language=source.get("language"),
+                feed=source.get("feed"),
+                places=source.get("places") or [],
+                actors=source.get("actors") or [],
                 domain=source.get("domain"),
                 cluster_id=source.get("cluster_id"),
                 cluster_size=sizes.get(source.get("cluster_id") or ""),

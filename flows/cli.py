@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from flows.cli_feeds import feeds
 from flows.cli_freshness import freshness
+from flows.cli_migrate import index_migrate
+from flows.cli_search import search
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
 from ingest.log_setup import configure_logging
@@ -198,52 +200,6 @@ def worker(settings: Settings, until_idle: float | None, instance_index: int,
                        keep_membership=keep_membership)
     click.echo(f"worker stopped: consumed={stats.consumed} indexed={stats.indexed} "
                f"dead_lettered={stats.dead_lettered}", err=True)
-
-
-@cli.command()
-@click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit and line.")
-@click.option("--topic", default=None, help="Only articles tagged with this topic id.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
-@click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance")
-@click.option("--all", "show_all", is_flag=True, help="Show every near-duplicate, not one per "
-              "cluster.")
-@click.option("--size", type=int, default=10, show_default=True)
-@click.pass_obj
-def search(settings: Settings, query: str, as_json: bool, topic: str | None,
-           since: Any, sort: str, show_all: bool, size: int) -> None:
-    """Search the indexed articles."""
-    from enrich.search import search_articles
-    from ingest.es_client import make_es
-
-    es = make_es(settings)
-    try:
-        total, hits = search_articles(
-            es, settings.articles_alias, query, topic=topic,
-            since=since.date() if since else None, sort=sort,  # type: ignore[arg-type]
-            collapse=not show_all, size=size,
-        )
-    finally:
-        es.close()
-    if as_json:
-        for hit in hits:
-            click.echo(hit.model_dump_json(exclude={"score", "domain", "cluster_size"}))
-        return
-    click.echo(f"{total} matching articles")
-    for rank, hit in enumerate(hits, 1):
-        similar = (hit.cluster_size or 1) - 1
-        extra = f" (+{similar} similar)" if similar else ""
-        click.echo(f"{rank}. {hit.title}{extra}")
-        click.echo(f"   {hit.url}  published {hit.published or '?'}  "
-                   f"topics: {', '.join(hit.topics) or '-'}")
-        for fragment in hit.highlight[:2]:
-            click.echo(f"   … {_terminal_highlight(fragment)} …")
-
-
-def _terminal_highlight(fragment: str) -> str:
-    if sys.stdout.isatty():
-        return fragment.replace("<em>", "\033[1;33m").replace("</em>", "\033[0m")
-    return fragment.replace("<em>", "[").replace("</em>", "]")
 
 
 @cli.group()
@@ -549,6 +505,8 @@ def parse_date(value: str) -> date:
 
 cli.add_command(feeds)
 cli.add_command(freshness)
+cli.add_command(search)
+index_group.add_command(index_migrate)
 
 
 def main() -> None:
