@@ -173,9 +173,7 @@ def test_exact_title_match_outranks_a_stemmed_body_match(settings: Settings) -> 
     assert [h["id"] for h in hits] == [articles[1].id, articles[0].id]
     # The highlight shows the form that matched, not the query.
     assert any("<em>Сирию</em>" in fragment for fragment in hits[1]["highlight"])
-    # Detection gave up on the short body-only item; its Cyrillic script still routed it to
-    # the Russian analysis (that is how Сирию was reached).
-    assert [h["language"] for h in hits] == ["ru", None]
+    assert [h["language"] for h in hits] == ["ru", "ru"]
 
 
 def test_any_language_finds_one_place_in_five_languages(
