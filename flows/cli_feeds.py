@@ -35,7 +35,7 @@ from ingest.websub_policy import fallbacks, is_pushing, push_counts
 from ingest.websub_state import Subscription, SubscriptionStore
 
 ERROR_WIDTH = 90
-_SECRET_FIELDS = {"secret", "callback_token"}
+_SECRET_FIELDS = {"secret", "callback_token", "pending_secret", "pending_token"}
 
 
 @contextmanager

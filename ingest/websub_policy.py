@@ -120,10 +120,20 @@ def next_action(sub: Subscription, *, now: datetime, configured: bool,
     return None
 
 
-def before_request(sub: Subscription, mode: Mode, now: datetime) -> Subscription:
+def before_request(sub: Subscription, mode: Mode, now: datetime,
+                   *, rotate: tuple[str, str] | None = None) -> Subscription:
     """Record the request before it is sent: a hub may verify intent before it even answers
-    the request, and only a request on record is agreed to."""
-    return sub.model_copy(update={"requested_mode": mode, "requested_at": now})
+    the request, and only a request on record is agreed to. `rotate`: the new callback token
+    and secret a renewal asks for (used once verified; until then the current ones hold)."""
+    update: dict[str, object] = {"requested_mode": mode, "requested_at": now}
+    if rotate is not None:
+        update["pending_token"], update["pending_secret"] = rotate
+    return sub.model_copy(update=update)
+
+
+def renewal_rotates(sub: Subscription, mode: Mode) -> bool:
+    """A renewal of an active subscription gets a fresh callback and secret."""
+    return mode == "subscribe" and sub.status == "active"
 
 
 def after_request(sub: Subscription, mode: Mode, *, accepted: bool, reason: str | None,
@@ -148,6 +158,7 @@ def failed(sub: Subscription, reason: str, now: datetime, policy: WebSubPolicy,
     polling. `keep_active`: a renewal failed while the previous lease is still valid."""
     failures = sub.failures + 1
     update = {"requested_mode": None, "requested_at": None, "failures": failures,
+              "pending_token": None, "pending_secret": None,
               "retry_at": now + timedelta(seconds=_backoff_s(failures, policy))}
     changed = sub.model_copy(update=update)
     if keep_active and is_pushing(sub, now):
@@ -165,12 +176,17 @@ def after_expiry(sub: Subscription, now: datetime, policy: WebSubPolicy) -> Subs
 
 
 def verification_accepted(sub: Subscription | None, *, mode: str, topic: str,
-                          configured: bool) -> bool:
+                          configured: bool, pending: bool = False) -> bool:
     """§5.3.1: agree (echo hub.challenge) only to what newswatch wants: subscribing to a
     wanted feed's topic it asked for (or holds: hubs may re-confirm an active subscription),
-    unsubscribing what it asked to unsubscribe. Anything else is answered 404."""
+    unsubscribing what it asked to unsubscribe. `pending`: the verification came to the
+    callback a renewal asked for, which only that renewal's verification may use.
+    Anything else is answered 404."""
     if sub is None or topic != sub.topic:
         return False
+    if pending:
+        return mode == "subscribe" and configured and sub.wanted \
+            and sub.requested_mode == "subscribe"
     if mode == "subscribe":
         return (configured and sub.wanted
                 and (sub.requested_mode == "subscribe" or sub.status == "active"))
@@ -180,16 +196,20 @@ def verification_accepted(sub: Subscription | None, *, mode: str, topic: str,
 
 
 def after_verified(sub: Subscription, mode: str, lease_s: int | None, now: datetime,
-                   policy: WebSubPolicy) -> Subscription | None:
-    """The hub's verification was accepted. None: the subscription is over (unsubscribed)."""
+                   policy: WebSubPolicy, *, pending: bool = False) -> Subscription | None:
+    """The hub's verification was accepted. None: the subscription is over (unsubscribed).
+    `pending`: it verified a renewal's new callback, which becomes the subscription's."""
     if mode == "unsubscribe":
         return None
     granted = lease_s if lease_s is not None and lease_s > 0 else policy.lease_s
-    verified = sub.model_copy(update={
+    update: dict[str, object] = {
         "requested_mode": None, "requested_at": None, "verified_at": now, "lease_s": granted,
         "lease_expires": now + timedelta(seconds=granted), "failures": 0, "retry_at": None,
-    })
-    return _status(verified, "active", now, None)
+    }
+    if pending and sub.pending_token and sub.pending_secret:
+        update.update(callback_token=sub.pending_token, secret=sub.pending_secret,
+                      pending_token=None, pending_secret=None)
+    return _status(sub.model_copy(update=update), "active", now, None)
 
 
 def after_denied(sub: Subscription, reason: str | None, now: datetime,
@@ -197,6 +217,7 @@ def after_denied(sub: Subscription, reason: str | None, now: datetime,
     """§5.2: the hub denied the subscription (at any time, even an active one)."""
     denied = sub.model_copy(update={
         "requested_mode": None, "requested_at": None, "lease_expires": None,
+        "pending_token": None, "pending_secret": None,
         "failures": sub.failures + 1,
         "retry_at": now + timedelta(seconds=policy.denied_retry_s),
     })

@@ -47,10 +47,11 @@ from ingest.websub_policy import (
     before_request,
     is_pushing,
     next_action,
+    renewal_rotates,
     verification_accepted,
 )
 from ingest.websub_signature import check_signature
-from ingest.websub_state import Mode, Subscription, SubscriptionStore
+from ingest.websub_state import Mode, Subscription, SubscriptionStore, new_secret, new_token
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +143,30 @@ class WebSubService:
             self._maintainer.join(timeout=30)
         self._pages.shutdown(wait=True)
 
-    def callback_url(self, sub: Subscription) -> str | None:
+    def callback_url(self, sub: Subscription, token: str | None = None) -> str | None:
         if self.callback_base is None:
             return None
-        return self.callback_base + callback_path(sub.feed, sub.callback_token)
+        return self.callback_base + callback_path(sub.feed, token or sub.callback_token)
 
     # --- the callback (CallbackHandler) ----------------------------------------------------
-    def _subscription(self, feed: str, token: str) -> Subscription | None:
+    def _subscription(self, feed: str, token: str) -> tuple[Subscription, bool] | None:
+        """The subscription this callback belongs to, and whether it is the callback a
+        renewal asked for (not yet verified) rather than the current one."""
         sub = self.store.get(feed)
-        if sub is None or not hmac.compare_digest(sub.callback_token.encode(), token.encode()):
+        if sub is None:
             return None
-        return sub
+        if hmac.compare_digest(sub.callback_token.encode(), token.encode()):
+            return sub, False
+        if sub.pending_token and hmac.compare_digest(sub.pending_token.encode(),
+                                                     token.encode()):
+            return sub, True
+        return None
 
     def verify(self, feed: str, token: str, params: dict[str, str]) -> tuple[int, bytes]:
         mode = params.get("hub.mode", "")
         topic = params.get("hub.topic", "")
-        sub = self._subscription(feed, token)
+        found = self._subscription(feed, token)
+        sub, pending = found if found is not None else (None, False)
         now = self.clock()
         if mode == "denied":
             if sub is None or topic != sub.topic:
@@ -172,7 +181,7 @@ class WebSubService:
         challenge = params.get("hub.challenge", "")
         configured = feed in self.feeds()
         if not challenge or not verification_accepted(sub, mode=mode, topic=topic,
-                                                      configured=configured):
+                                                      configured=configured, pending=pending):
             VERIFICATIONS.labels(mode[:20] or "none", "refused").inc()
             log.info("WebSub verification refused: not something newswatch asked for",
                      extra={"feed": feed, "mode": mode, "topic": topic})
@@ -180,7 +189,7 @@ class WebSubService:
         lease_text = params.get("hub.lease_seconds", "").strip()
         lease = int(lease_text) if lease_text.isdigit() else None
         written = self.store.update(
-            feed, lambda s: after_verified(s, mode, lease, now, self.policy))
+            feed, lambda s: after_verified(s, mode, lease, now, self.policy, pending=pending))
         if written is None and mode == "subscribe":
             return 404, b""  # deleted meanwhile
         VERIFICATIONS.labels(mode, "confirmed").inc()
@@ -192,14 +201,16 @@ class WebSubService:
         DELIVERIES.labels(reason).inc()
 
     def deliver(self, feed: str, token: str, headers: dict[str, str], body: bytes) -> int:
-        sub = self._subscription(feed, token)
+        found = self._subscription(feed, token)
         config = self.feeds().get(feed)
-        if sub is None or not sub.wanted or config is None:
+        if found is None or not found[0].wanted or config is None:
             DELIVERIES.labels("unknown_subscription").inc()
             log.warning("WebSub delivery for no subscription of ours: 410",
                         extra={"feed": feed, "bytes": len(body)})
             return 410  # §7: the hub MAY drop the subscription on 410
-        verdict = check_signature(headers.get("x-hub-signature"), body, sub.secret)
+        sub, pending = found
+        secret = sub.pending_secret if pending and sub.pending_secret else sub.secret
+        verdict = check_signature(headers.get("x-hub-signature"), body, secret)
         if verdict != "valid":
             DELIVERIES.labels(f"signature_{verdict}").inc()
             now = self.clock()
@@ -324,7 +335,8 @@ class WebSubService:
         return lambda sub: change(sub, now, self.policy)
 
     def _request(self, sub: Subscription, mode: Mode) -> None:
-        callback = self.callback_url(sub)
+        rotate = (new_token(), new_secret()) if renewal_rotates(sub, mode) else None
+        callback = self.callback_url(sub, rotate[0] if rotate else None)
         if callback is None:
             reason = "not subscribed: NEWSWATCH_WEBSUB_PUBLIC_URL is not set"
             if sub.reason != reason and mode == "subscribe":
@@ -333,10 +345,12 @@ class WebSubService:
                 self.store.delete(sub.feed)
             return
         now = self.clock()
-        if self.store.update(sub.feed, lambda s: before_request(s, mode, now)) is None:
+        if self.store.update(sub.feed,
+                             lambda s: before_request(s, mode, now, rotate=rotate)) is None:
             return
         answer = self.hubs.request(sub.hub, mode=mode, topic=sub.topic, callback=callback,
-                                   lease_s=self.policy.lease_s, secret=sub.secret)
+                                   lease_s=self.policy.lease_s,
+                                   secret=rotate[1] if rotate else sub.secret)
         HUB_REQUESTS.labels(mode, "accepted" if answer.accepted else "refused").inc()
         self._fall_back_if(sub.feed, lambda s: after_request(
             s, mode, accepted=answer.accepted, reason=answer.reason, now=self.clock(),

@@ -9,7 +9,7 @@ so each writer owns its document and neither overwrites the other's fields. Writ
 conditional on the version read (`update`), because a delivery, a verification and the
 maintenance loop may touch one subscription at once.
 
-The secret is stored (the callback checks signatures in any process) but not indexed.
+The secrets are stored (the callback checks signatures in any process) but not indexed.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ _MAPPINGS: dict[str, Any] = {
         "discovery_source": {"type": "keyword"},
         "callback_token": {"type": "keyword", "index": False},
         "secret": {"type": "keyword", "index": False},
+        "pending_token": {"type": "keyword", "index": False},
+        "pending_secret": {"type": "keyword", "index": False},
         "wanted": {"type": "boolean"},
         "status": {"type": "keyword"},
         "status_since": {"type": "date"},
@@ -80,6 +82,10 @@ class Subscription(BaseModel):
     discovery_source: str
     callback_token: str  # the unguessable part of this subscription's callback URL
     secret: str
+    # A renewal asks for a fresh callback and secret (§5.1.1: callbacks SHOULD change when
+    # subscriptions are renewed); they replace these once the hub verified them.
+    pending_token: str | None = None
+    pending_secret: str | None = None
     wanted: bool = True  # False: the feed left feeds.yaml or stopped naming a hub
     status: SubStatus = "discovered"
     status_since: datetime | None = None

@@ -243,8 +243,16 @@ def test_leases_are_renewed_before_they_expire(push: Push) -> None:
     assert renewed is not None and renewed.status == "active"
     assert renewed.lease_expires is not None and sub.lease_expires is not None
     assert renewed.lease_expires > sub.lease_expires
-    assert renewed.callback_token == sub.callback_token
-    assert len(push.hub.requests) == 2
+    # §5.1.1: a renewal asks for a fresh callback and secret; they hold once verified
+    first, second = push.hub.requests
+    assert second["hub.callback"] != first["hub.callback"]
+    assert second["hub.secret"] != first["hub.secret"]
+    assert renewed.callback_token != sub.callback_token and renewed.pending_token is None
+    assert second["hub.callback"].endswith("/" + renewed.callback_token)
+    body = push.serve_feed([10, 1])
+    assert push.hub.publish(push.topic, body, callback=first["hub.callback"]).status_code == 410
+    assert push.hub.publish(push.topic, body).status_code == 202  # the new callback, new secret
+    push.wait(lambda: len(push.articles()) == 2)
 
 
 def test_an_unverified_renewal_lapses_and_the_feed_is_polled_normally(push: Push) -> None:

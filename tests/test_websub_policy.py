@@ -23,6 +23,7 @@ from ingest.websub_policy import (
     rediscovered,
     renew_at,
     renewal_margin_s,
+    renewal_rotates,
     verification_accepted,
 )
 from ingest.websub_state import Subscription
@@ -181,3 +182,29 @@ def test_callback_paths_round_trip() -> None:
     assert parse_callback_path("/websub/only-one-part") is None
     assert parse_callback_path("/other/f/t") is None
     assert parse_callback_path("/websub/f/t/extra") is None
+
+
+def test_a_renewal_rotates_callback_and_secret_once_verified() -> None:
+    active = _active()
+    assert renewal_rotates(active, "subscribe")
+    assert not renewal_rotates(_sub(), "subscribe")
+    assert not renewal_rotates(active, "unsubscribe")
+    renewing = before_request(active, "subscribe", T0, rotate=("new-tok", "new-sec"))
+    assert renewing.callback_token == "tok" and renewing.pending_token == "new-tok"
+    topic = active.topic
+    assert verification_accepted(renewing, mode="subscribe", topic=topic, configured=True,
+                                 pending=True)
+    assert not verification_accepted(renewing, mode="unsubscribe", topic=topic,
+                                     configured=True, pending=True)
+    assert not verification_accepted(active, mode="subscribe", topic=topic, configured=True,
+                                     pending=True)  # no renewal asked for
+    renewed = after_verified(renewing, "subscribe", 600, T0, POLICY, pending=True)
+    assert renewed is not None
+    assert (renewed.callback_token, renewed.secret) == ("new-tok", "new-sec")
+    assert renewed.pending_token is None and renewed.pending_secret is None
+    reconfirmed = after_verified(renewing, "subscribe", 600, T0, POLICY)  # the old callback
+    assert reconfirmed is not None and reconfirmed.callback_token == "tok"
+    assert reconfirmed.pending_token == "new-tok"  # the renewal may still be verified
+    refused = after_request(renewing, "subscribe", accepted=False, reason="x", now=T0,
+                            policy=POLICY)
+    assert refused.pending_token is None and refused.callback_token == "tok"

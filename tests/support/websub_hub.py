@@ -128,8 +128,9 @@ class WebSubHub:
             return list(self.verifications)
 
     def subscriber(self, topic: str) -> HubSubscription:
+        """The topic's most recently verified subscription."""
         with self._lock:
-            return next(s for s in self.subscriptions.values() if s.topic == topic)
+            return [s for s in self.subscriptions.values() if s.topic == topic][-1]
 
     def publish(self, topic: str, body: bytes, *, signature: str = "good",
                 method: str = "sha256", content_type: str = "application/rss+xml",
