@@ -42,6 +42,15 @@ class WebSubPollHook:
 
     def after_poll(self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed,
                    outcome: FeedOutcome, now: datetime) -> None:
+        """Record what the body says about push; a failure here never fails the poll."""
+        try:
+            self._after_poll(feed, fetched, parsed, outcome, now)
+        except Exception:
+            log.exception("WebSub discovery not recorded", extra={"feed": feed.name,
+                                                                   "url": fetched.url})
+
+    def _after_poll(self, feed: FeedConfig, fetched: FetchResult, parsed: ParsedFeed,
+                    outcome: FeedOutcome, now: datetime) -> None:
         found = discover(url=fetched.url, headers=fetched.headers, body_hubs=parsed.hub_urls,
                          body_self=parsed.self_url)
         sub = self.subs.get(feed.name)

@@ -141,7 +141,12 @@ class SubscriptionStore:
                 (int(doc["_seq_no"]), int(doc["_primary_term"])))
 
     def all(self) -> list[Subscription]:
-        self.es.indices.refresh(index=self.index)
+        """Every subscription, including writes of the last second; none before the index
+        exists (`ensure_index` runs with the other ingest indices)."""
+        try:
+            self.es.indices.refresh(index=self.index)
+        except NotFoundError:
+            return []
         hits = helpers.scan(self.es, index=self.index, query={"query": {"match_all": {}}})
         return [Subscription.model_validate(hit["_source"]) for hit in hits]
 

@@ -452,3 +452,11 @@ def test_the_service_as_serve_runs_it_subscribes_and_ingests_on_its_own(
             harness.wait(lambda: harness.sub() is None)
     finally:
         hub.stop()
+
+
+def test_no_subscriptions_index_yet_means_no_subscriptions(settings: Settings) -> None:
+    es = make_es(settings)
+    try:
+        assert SubscriptionStore(es, f"{settings.websub_index}-never-created").all() == []
+    finally:
+        es.close()
