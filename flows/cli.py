@@ -15,6 +15,7 @@ from flows.cli_feeds import feeds
 from flows.cli_freshness import freshness
 from flows.cli_migrate import index_migrate
 from flows.cli_search import search
+from flows.cli_stats import stats
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
 from ingest.log_setup import configure_logging
@@ -507,6 +508,7 @@ cli.add_command(feeds)
 cli.add_command(freshness)
 cli.add_command(search)
 index_group.add_command(index_migrate)
+cli.add_command(stats)
 
 
 def main() -> None:
