@@ -71,3 +71,59 @@ def roll_over(
         new_index=str(body.get("new_index", "")),
         met={str(k): bool(v) for k, v in (body.get("conditions") or {}).items()},
     )
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """What the rollover conditions are compared with, for people (`rollover --dry-run`)."""
+
+    index: str
+    age_s: float | None
+    docs: int
+    largest_primary_shard_bytes: int
+
+    def describe(self, conditions: RolloverConditions) -> list[str]:
+        age = "?" if self.age_s is None else human_age(self.age_s)
+        return [
+            f"current index {self.index}:",
+            f"  age                      {age} (max_age {conditions.max_age or 'off'})",
+            f"  docs                     {self.docs:,} (max_docs "
+            f"{conditions.max_docs if conditions.max_docs is not None else 'off'})",
+            f"  largest primary shard    {human_bytes(self.largest_primary_shard_bytes)} "
+            f"(max_primary_shard_size {conditions.max_primary_shard_size or 'off'})",
+        ]
+
+
+def index_facts(es: Elasticsearch, index: str, now_ms: int) -> IndexFacts:
+    """Age (from `index.creation_date`), documents and largest primary shard of `index`."""
+    settings = es.indices.get_settings(index=index).body.get(index, {})
+    created = (settings.get("settings", {}).get("index", {}) or {}).get("creation_date")
+    stats = es.indices.stats(index=index, metric=["docs", "store"], level="shards").body
+    entry = stats.get("indices", {}).get(index, {})
+    docs = int(entry.get("primaries", {}).get("docs", {}).get("count", 0))
+    largest = 0
+    for copies in (entry.get("shards") or {}).values():
+        for copy in copies:
+            if (copy.get("routing") or {}).get("primary"):
+                largest = max(largest, int(copy.get("store", {}).get("size_in_bytes", 0)))
+    age_s = (now_ms - int(created)) / 1000 if created is not None else None
+    return IndexFacts(index, age_s, docs, largest)
+
+
+def human_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("b", "kb", "mb", "gb"):
+        if value < 1024 or unit == "gb":
+            return f"{value:.0f}{unit}" if unit == "b" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}gb"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ from flows.cli_migrate import index_migrate
 from flows.cli_search import search
 from flows.cli_stats import stats
 from flows.endpoints import endpoints_of
-from infra.embedded_stack import StackError, stack_down, stack_status, stack_up
+from infra.embedded_stack import stack_down, stack_status, stack_up
 from ingest.log_setup import configure_logging
 from ingest.settings import Settings
 from ingest.yaml_config import ConfigError
@@ -35,28 +36,56 @@ def _settings() -> Settings:
 
 
 class _Group(click.Group):
-    """Turns config errors into a clear message and exit code 2 instead of a traceback."""
+    """Expected failures (invalid config, a server down, a port taken) become one line on
+    stderr and a non-zero exit instead of a traceback; `--debug` shows the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from flows.cli_errors import explain
+
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
+            if ctx.params.get("debug"):
+                raise
             click.echo(f"error: invalid config {exc.path}:", err=True)
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)
             ctx.exit(2)
-        except StackError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except Exception as exc:
+            settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+            message = explain(exc, settings)
+            if message is None or ctx.params.get("debug"):
+                raise
+            click.echo(f"error: {message}", err=True)
             ctx.exit(1)
 
 
+# Long-running services log JSON for machines; every other command is typed by a person, who
+# wants its output, with only warnings and errors as text on stderr.
+_SERVICES = {"run", "serve", "worker"}
+
+
 @click.group(cls=_Group)
-@click.option("--log-level", default=None, help="Override NEWSWATCH_LOG_LEVEL.")
+@click.option("--log-level", default=None,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Override NEWSWATCH_LOG_LEVEL (commands other than run/serve/worker: "
+              "WARNING unless set).")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.pass_context
-def cli(ctx: click.Context, log_level: str | None) -> None:
+def cli(ctx: click.Context, log_level: str | None, debug: bool) -> None:
     """newswatch: feeds -> trafilatura -> Kafka -> enrichment -> Elasticsearch."""
     settings = _settings()
-    configure_logging(log_level or settings.log_level, settings.log_format)
+    level, fmt = settings.log_level, settings.log_format
+    if ctx.invoked_subcommand not in _SERVICES:
+        if "log_level" not in settings.model_fields_set:
+            level = "WARNING"
+        if "log_format" not in settings.model_fields_set:
+            fmt = "text"
+    configure_logging(log_level or level, fmt)
+    if ctx.invoked_subcommand not in _SERVICES and not debug:
+        # The clients' own retry warnings (with tracebacks) say what the one error line says.
+        for client in ("elastic_transport", "kafka"):
+            logging.getLogger(client).setLevel(logging.CRITICAL)
     ctx.obj = settings
 
 
@@ -98,8 +127,10 @@ def stack_status_cmd(settings: Settings) -> None:
 def poll(settings: Settings, once: bool, as_json: bool) -> None:
     """Poll feeds, fetch and extract new entries, produce them to Kafka (exit 0 when feeds
     fail: failures are reported, not fatal)."""
+    from flows.cli_errors import require_kafka
     from ingest.poll_run import poll_once
 
+    require_kafka(settings)
     report = poll_once(settings)
     if as_json:
         click.echo(json.dumps({"summary": report.summary(),
@@ -122,6 +153,10 @@ def poll(settings: Settings, once: bool, as_json: bool) -> None:
 @click.pass_obj
 def serve(settings: Settings) -> None:
     """Register the poll-feeds deployment with the Prefect server and run it on its interval."""
+    if settings.metrics_port is not None:  # before anything counts (it may re-execute)
+        from ingest.metrics_server import in_multiprocess_mode
+
+        in_multiprocess_mode(settings.data_dir / "metrics" / f"poll-runner-{settings.metrics_port}")
     from flows.poll_feeds import serve_poll_feeds
     from ingest.feeds_config import load_feeds
     from ingest.poll_run import prepare_ingest
@@ -129,15 +164,14 @@ def serve(settings: Settings) -> None:
     load_feeds(settings.feeds_file)  # refuse to start on an invalid feeds file
     prepare_ingest(settings)
     if settings.metrics_port is not None:
-        from prometheus_client import REGISTRY
-
         from ingest.es_client import make_es
         from ingest.feed_metrics import FeedStateCollector
-        from ingest.metrics_server import serve_metrics
+        from ingest.metrics_server import serve_multiprocess_metrics
 
-        REGISTRY.register(FeedStateCollector(make_es(settings), settings.feeds_index,
-                                             settings.drift_index, settings.websub_index))
-        serve_metrics(settings.metrics_port)
+        serve_multiprocess_metrics(
+            settings.metrics_port,
+            FeedStateCollector(make_es(settings), settings.feeds_index, settings.drift_index,
+                               settings.websub_index))
     from ingest.websub_service import websub_running
 
     with websub_running(settings):  # the WebSub callback, on its own port
@@ -216,7 +250,9 @@ def dlq() -> None:
 def dlq_list(settings: Settings, as_json: bool, kinds: tuple[str, ...], show_all: bool) -> None:
     """Dead letters waiting for a replay (with --all: the replayed ones too, marked)."""
     from enrich.dead_letter_admin import read_dead_letters
+    from flows.cli_errors import require_kafka
 
+    require_kafka(settings)
     letters = [s for s in read_dead_letters(settings) if not kinds or s.letter.error_kind in kinds]
     shown = [s for s in letters if show_all or s.replay is None]
     for stored in shown:
@@ -254,7 +290,9 @@ def dlq_replay(settings: Settings, kinds: tuple[str, ...], offsets: tuple[int, .
                to_topic: str | None, again: bool) -> None:
     """Put dead letters back into their origin topic (their original key and bytes)."""
     from enrich.dead_letter_admin import read_dead_letters, replay_dead_letters
+    from flows.cli_errors import require_kafka
 
+    require_kafka(settings)
     matching = [s for s in read_dead_letters(settings)
                 if (not kinds or s.letter.error_kind in kinds)
                 and (not offsets or s.dlq_offset in offsets)]
@@ -290,6 +328,14 @@ def index_rollover(settings: Settings, now: bool, dry_run: bool) -> None:
                                    "(NEWSWATCH_ARTICLES_ROLLOVER_*); --now rolls over anyway")
     with make_es(settings) as es:
         result = roll_over(es, settings.articles_alias, conditions, dry_run=dry_run)
+        if dry_run and result.old_index:
+            import time
+
+            from enrich.index_rollover import index_facts
+
+            now_ms = int(time.time() * 1000)
+            for line in index_facts(es, result.old_index, now_ms).describe(conditions):
+                click.echo(line)
     for condition, met in sorted(result.met.items()):
         click.echo(f"{condition}: {'met' if met else 'not met'}")
     if result.rolled_over:
@@ -476,7 +522,9 @@ def alerts_tail(settings: Settings, from_beginning: bool) -> None:
 def alerts_history(settings: Settings, rule: str | None, limit: int) -> None:
     """Recent alerts with their delivery outcome per channel."""
     from enrich.alerts.cli_commands import alerts_history as history
+    from flows.cli_errors import require_elasticsearch
 
+    require_elasticsearch(settings)
     _finish(history(settings, rule=rule, limit=limit))
 
 
@@ -489,6 +537,33 @@ def run(settings: Settings, workers: int) -> None:
     from flows.service import run_service
 
     sys.exit(run_service(settings, workers=workers))
+
+
+@cli.command()
+@click.pass_obj
+def status(settings: Settings) -> None:
+    """Is the service of this data folder running: its supervisor, children, stack, Prefect
+    (exit 0 running, 3 not running, 1 processes left by a killed run)."""
+    from flows.service_control import service_status
+
+    report = service_status(settings)
+    for line in report.lines:
+        click.echo(line)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=180,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for a clean stop before killing.")
+@click.pass_obj
+def stop(settings: Settings, timeout_s: float) -> None:
+    """Stop the whole service of this data folder (what `newswatch run` started, or what a
+    killed run left behind)."""
+    from flows.service_control import stop_running_service
+
+    for line in stop_running_service(settings, timeout_s).lines:
+        click.echo(line)
 
 
 @cli.command()

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from ingest.article import utcnow
 from ingest.es_client import make_es
 from ingest.feed_registry import (
+    VIEW_STATUSES,
     FeedRegistry,
     RegistryEntry,
     RegistryError,
@@ -51,6 +52,16 @@ def _registry(settings: Settings) -> Iterator[FeedRegistry]:
         raise click.ClickException(str(exc)) from exc
     finally:
         es.close()
+
+
+@contextmanager
+def _file_registry(settings: Settings) -> Iterator[FeedRegistry]:
+    """The registry for commands that only read or edit feeds.yaml (add, import, export):
+    they work with the stack down."""
+    try:
+        yield FeedRegistry(settings.feeds_file, None)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _relative(when: datetime | None, now: datetime) -> str:
@@ -106,8 +117,8 @@ def feeds() -> None:
 
 
 @feeds.command("list")
-@click.option("--status", "statuses", multiple=True, help="Only feeds in this status "
-              "(active, backoff, blocked, disabled, new, orphaned); repeatable.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(VIEW_STATUSES),
+              help="Only feeds in this status; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed and line.")
 @click.pass_obj
 def list_feeds(settings: Settings, statuses: tuple[str, ...], as_json: bool) -> None:
@@ -209,7 +220,7 @@ def add_feed(settings: Settings, name: str, url: str, language: str | None,
         problems_text = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise click.ClickException(f"invalid feed: {problems_text}") from exc
-    with _registry(settings) as registry:
+    with _file_registry(settings) as registry:
         registry.add(feed)
     click.echo(f"added {feed.name} ({feed.url}) to {settings.feeds_file}")
 
@@ -234,7 +245,7 @@ def remove_feed_cmd(settings: Settings, name: str, keep_state: bool) -> None:
 def import_opml(settings: Settings, opml: Path, dry_run: bool) -> None:
     """Add the feeds of an OPML file (a reader's export) to feeds.yaml; folders become tags.
     Every outline that is not imported is listed with the reason."""
-    with _registry(settings) as registry:
+    with _file_registry(settings) as registry:
         try:
             result = registry.import_opml(opml.read_bytes(), dry_run=dry_run)
         except OpmlError as exc:
@@ -254,7 +265,7 @@ def import_opml(settings: Settings, opml: Path, dry_run: bool) -> None:
 @click.pass_obj
 def export_opml(settings: Settings, output: Path) -> None:
     """Write feeds.yaml as OPML 2.0 (to OUTPUT, or stdout)."""
-    with _registry(settings) as registry:
+    with _file_registry(settings) as registry:
         document = registry.export_opml(now=utcnow())
         count = len(registry.configured())
     if str(output) == "-":
@@ -319,3 +330,30 @@ def feeds_health(settings: Settings, as_json: bool) -> None:
     ]
     click.echo("")
     _table(("NAME", "STATUS", "FAILS", "SINCE", "NEXT TRY", "LAST ERROR"), rows)
+
+
+@feeds.command("poll")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The outcome as JSON.")
+@click.pass_obj
+def poll_feed_now(settings: Settings, name: str, as_json: bool) -> None:
+    """Poll one feed now, due or not (new articles are produced as in a scheduled poll)."""
+    from flows.cli_errors import require_kafka
+    from ingest.feeds_config import load_feeds
+    from ingest.poll_run import poll_once
+
+    feed = next((f for f in load_feeds(settings.feeds_file).feeds if f.name == name), None)
+    if feed is None:
+        raise click.ClickException(f"no feed named {name!r} in {settings.feeds_file}")
+    require_kafka(settings)
+    report = poll_once(settings, [feed])
+    [outcome] = report.outcomes
+    if as_json:
+        click.echo(json.dumps(vars(outcome), default=str))
+    elif outcome.result == "error":
+        click.echo(f"{outcome.feed}: error {outcome.error_kind}: {outcome.error}")
+    else:
+        click.echo(f"{outcome.feed}: {outcome.result}, entries={outcome.entries} "
+                   f"new={outcome.new_entries} produced={outcome.produced}")
+    if outcome.result == "error":
+        sys.exit(1)

@@ -8,9 +8,11 @@ the pipeline code cannot tell the difference.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from infra.port_owner import PortHolder, port_holder
 
 
 class StackError(RuntimeError):
@@ -70,6 +74,7 @@ def _noida(*args: str, data_dir: Path, timeout: float = 60) -> subprocess.Comple
         text=True,
         timeout=timeout,
         check=False,
+        start_new_session=True,  # a Ctrl-C meant for the caller must not cut a start short
     )
 
 
@@ -82,14 +87,78 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def _es_answers(url: str) -> bool:
+    """An Elasticsearch-API server answers `GET /` with its version (any 200 is not enough:
+    a stranger's web server on the port is not the stack)."""
     try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
+        response = httpx.get(url, timeout=2)
+        body = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
         return False
+    return isinstance(body, dict) and isinstance(body.get("version"), dict)
+
+
+_PROBE_ID = 0x4E57
+
+
+def _speaks_kafka(host: str, port: int, timeout_s: float = 2.0) -> bool:
+    """A Kafka-protocol server answers an ApiVersions (v0) request with our correlation id;
+    a port that merely accepts connections does not."""
+    client = b"newswatch-probe"
+    body = struct.pack(">hhih", 18, 0, _PROBE_ID, len(client)) + client
+    head = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    return False
+                head += chunk
+    except OSError:
+        return False
+    size, correlation = struct.unpack(">ii", head)
+    return correlation == _PROBE_ID and 0 < size < 1_000_000
+
+
+def noida_pid(data_dir: Path) -> int | None:
+    """Pid of the noida-db server of this data folder, when one runs (its control file)."""
+    try:
+        control = json.loads((data_dir / "noida.control.json").read_text(encoding="utf-8"))
+        pid = int(control["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def foreign_holders(endpoints: StackEndpoints) -> list[tuple[str, PortHolder]]:
+    """The stack's ports held by a process that does not answer as Kafka / Elasticsearch
+    there: starting the stack fails on them, and calling them "up" would be wrong. (A real
+    Kafka or another data folder's noida-db does answer: it is used as it is.)"""
+    found = []
+    kafka = port_holder(endpoints.kafka_host, endpoints.kafka_port)
+    if kafka is not None and not _speaks_kafka(endpoints.kafka_host, endpoints.kafka_port):
+        found.append(("kafka", kafka))
+    es = port_holder(endpoints.es_host, endpoints.es_port)
+    if es is not None and not _es_answers(endpoints.es_url):
+        found.append(("elasticsearch", es))
+    return found
+
+
+def _taken_message(taken: list[tuple[str, PortHolder]]) -> str:
+    service, holder = taken[0]
+    setting = "NEWSWATCH_KAFKA_BOOTSTRAP" if service == "kafka" else "NEWSWATCH_ES_URL"
+    return (f"port {holder.port} ({service}) is taken by {holder.describe()}: stop it, or "
+            f"point {setting} at a free port")
 
 
 def is_up(endpoints: StackEndpoints) -> bool:
-    return _port_open(endpoints.kafka_host, endpoints.kafka_port) and _es_answers(
+    return _speaks_kafka(endpoints.kafka_host, endpoints.kafka_port) and _es_answers(
         endpoints.es_url
     )
 
@@ -100,7 +169,11 @@ def stack_up(
     """Start the stack unless it already answers. Returns True when this call started it.
 
     `services="elasticsearch"` leaves the Kafka port to another broker already listening
-    there (`make test-tansu` runs Tansu in its place)."""
+    there (`make test-tansu` runs Tansu in its place). A port held by a process that does not
+    answer as Kafka / Elasticsearch is an error naming the holder."""
+    taken = foreign_holders(endpoints)
+    if taken:
+        raise StackError(_taken_message(taken))
     if is_up(endpoints):
         return False
     endpoints.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,8 +185,9 @@ def stack_up(
         data_dir=endpoints.data_dir,
     )
     if result.returncode != 0:
-        detail = _without_glibc_noise(result.stderr or result.stdout)
-        raise StackError(f"noida-db up failed (exit {result.returncode}): {detail}")
+        detail = _error_lines(result.stdout + "\n" + result.stderr)
+        raise StackError(f"noida-db up failed (exit {result.returncode}): {detail}; "
+                         f"log: {endpoints.data_dir}/noida.log")
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if is_up(endpoints):
@@ -136,14 +210,22 @@ def stack_down(endpoints: StackEndpoints) -> bool:
 
 
 def stack_status(endpoints: StackEndpoints) -> dict[str, str]:
+    """`up` only for this data folder's own servers; a port held by another process says so."""
+    taken = dict(foreign_holders(endpoints))
+    kafka = taken.get("kafka")
+    es = taken.get("elasticsearch")
     return {
         "kafka": (
-            f"up {endpoints.kafka_bootstrap}"
+            f"taken {endpoints.kafka_bootstrap} by {kafka.describe()}, which is not Kafka"
+            if kafka is not None
+            else f"up {endpoints.kafka_bootstrap}"
             if _port_open(endpoints.kafka_host, endpoints.kafka_port)
             else f"down {endpoints.kafka_bootstrap}"
         ),
         "elasticsearch": (
-            f"up {endpoints.es_url}"
+            f"taken {endpoints.es_url} by {es.describe()}, which is not Elasticsearch"
+            if es is not None
+            else f"up {endpoints.es_url}"
             if _es_answers(endpoints.es_url)
             else f"down {endpoints.es_url}"
         ),
@@ -162,6 +244,14 @@ def start_service(endpoints: StackEndpoints, service: str) -> None:
 
 def _without_glibc_noise(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if "GLIBC_" not in line).strip()
+
+
+def _error_lines(text: str) -> str:
+    """noida-db's `error:`/`hint:` lines (on stdout), else whatever it said, on one line."""
+    lines = [line.strip(" ✗") for line in _without_glibc_noise(text).splitlines()
+             if line.strip()]
+    errors = [line for line in lines if line.startswith(("error:", "hint:"))]
+    return "; ".join(errors or lines[-3:]) or "no output"
 
 
 def free_port() -> int:

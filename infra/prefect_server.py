@@ -10,9 +10,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from infra.owned_processes import start_owned
+
+
+class PrefectServerError(RuntimeError):
+    pass
 
 
 def prefect_env(home: Path, port: int) -> dict[str, str]:
@@ -39,22 +46,40 @@ def server_healthy(port: int) -> bool:
         return False
 
 
-def start_prefect_server(home: Path, port: int, log_file: Path) -> subprocess.Popen[bytes]:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+def start_prefect_server(home: Path, port: int, log_file: Path,
+                         env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`prefect server start` in its own process group (see infra.owned_processes)."""
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect) if prefect.exists() else "prefect", "server", "start",
                "--host", "127.0.0.1", "--port", str(port)]
-    with log_file.open("ab") as log:
-        return subprocess.Popen(command, env=prefect_env(home, port), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    return start_owned(command, env if env is not None else prefect_env(home, port), log_file)
 
 
-def wait_healthy(process: subprocess.Popen[bytes], port: int, timeout_s: float = 120) -> None:
+def _tail(log_file: Path | None, lines: int = 3) -> str:
+    if log_file is None:
+        return ""
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return ("; last lines of " + str(log_file) + ": " + " | ".join(kept)) if kept else ""
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int, timeout_s: float = 120,
+                 log_file: Path | None = None,
+                 stop_requested: Callable[[], bool] = lambda: False) -> bool:
+    """True once healthy; False when a stop was requested meanwhile. Raises
+    PrefectServerError with the end of its log when it exits or never answers."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if stop_requested():
+            return False
         if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited with code {process.returncode}")
+            raise PrefectServerError(
+                f"prefect server exited with code {process.returncode}{_tail(log_file)}")
         if server_healthy(port):
-            return
+            return True
         time.sleep(0.5)
-    raise RuntimeError(f"prefect server not healthy within {timeout_s:.0f}s")
+    raise PrefectServerError(f"prefect server not healthy within {timeout_s:.0f}s"
+                             f"{_tail(log_file)}")

@@ -103,11 +103,18 @@ def same_feed_url(first: str, second: str) -> bool:
 
 
 class FeedRegistry:
-    def __init__(self, feeds_file: Path, store: FeedStateStore,
+    def __init__(self, feeds_file: Path, store: FeedStateStore | None,
                  subscriptions: SubscriptionStore | None = None) -> None:
+        """`store` None: a registry of feeds.yaml only (add, import, export need no state)."""
         self.feeds_file = feeds_file
-        self.store = store
+        self._store = store
         self.subscriptions = subscriptions
+
+    @property
+    def store(self) -> FeedStateStore:
+        if self._store is None:
+            raise RegistryError("this registry was opened without the feed state store")
+        return self._store
 
     def subscription(self, name: str) -> Subscription | None:
         """The feed's WebSub subscription (ingest/websub_state.py), if it names a hub."""

@@ -39,7 +39,9 @@ class AddressRefused(Exception):
         self.address = address
         self.reason = reason
         where = host if host == address else f"{host} resolves to {address}"
-        super().__init__(f"{where}: {reason} address refused")
+        super().__init__(f"{where}: {reason} address refused (set "
+                         "NEWSWATCH_ALLOW_PRIVATE_NETWORKS=true to allow it, e.g. for a local "
+                         "test feed)")
 
 
 class NameNotResolved(Exception):

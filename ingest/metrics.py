@@ -28,5 +28,6 @@ EXTRACT_SECONDS = Histogram(
 DRIFTING_DOMAINS = Gauge(
     "newswatch_extraction_drifting_domains",
     "Domains whose extracted text shrank or failed sharply (site template changed?)",
+    multiprocess_mode="mostrecent",  # set by flow-run processes (ingest.metrics_server)
 )
 FEED_POLL_SECONDS = Histogram("newswatch_feed_poll_seconds", "Wall time of one feed's poll")

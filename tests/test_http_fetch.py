@@ -238,6 +238,7 @@ def test_direct_loopback_url_is_refused_when_private_networks_are_disallowed(
         error = fetch_error(fetcher, hostile.url("/feed"))
     assert error.kind == "refused_private"
     assert "loopback" in error.message
+    assert "NEWSWATCH_ALLOW_PRIVATE_NETWORKS" in error.message  # how to allow it, named
 
 
 def test_allow_private_networks_lets_loopback_through(hostile: HostileServer) -> None:
