@@ -4,6 +4,7 @@ only edit feeds.yaml work without the stack; bad flag values are refused by clic
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,7 @@ from tests.conftest import REPO
 def stack_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Settings pointing at ports where nothing listens; a config folder of our own."""
     config = tmp_path / "config"
-    config.mkdir()
-    for name in ("topics.yaml", "alerts.yaml", "actors.yaml", "places.yaml"):
-        (config / name).write_text((REPO / "config" / name).read_text(encoding="utf-8"),
-                                   encoding="utf-8")
+    shutil.copytree(REPO / "config", config)  # every config file; feeds.yaml replaced below
     (config / "feeds.yaml").write_text(
         "feeds:\n  - name: one\n    url: https://one.example/rss\n", encoding="utf-8")
     for key, value in {
