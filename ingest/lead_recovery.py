@@ -44,6 +44,9 @@ _PLAIN_RUN = re.compile(r"[\w .,;:!?-]+")
 # Between two words a page may put any whitespace or a non-breaking space.
 _WORD_GAP = r"(?:\s|&nbsp;|&#160;|&#xa0;)+"
 _RAW_TEXT_ELEMENTS = ("script", "style", "title", "textarea")
+# Real pages hold the description a handful of times (meta tags, JSON-LD, the lead itself);
+# a page repeating it thousands of times is not worth a scan back from each of them.
+MAX_MATCHES_EXAMINED = 20
 _MARKUP = re.compile(r"<[^<>]*>")  # some sites put HTML in their description
 
 
@@ -74,7 +77,9 @@ def shown_in_page(html: str, words: Sequence[str]) -> bool:
         return False
     pattern = re.compile(_WORD_GAP.join(re.escape(word) for word in words))
     lowered: str | None = None
-    for match in pattern.finditer(html):
+    for examined, match in enumerate(pattern.finditer(html)):
+        if examined == MAX_MATCHES_EXAMINED:
+            return False
         at = match.start()
         if html.rfind("<", 0, at) > html.rfind(">", 0, at):
             continue  # inside a tag or a comment

@@ -67,3 +67,11 @@ def test_no_lead_when_any_check_fails() -> None:
 def test_markup_in_a_description_is_not_copied_into_the_text() -> None:
     html = page(visible=f"<p>{LEAD}</p>")
     assert missing_lead(BODY, f"<p>{LEAD}</p>", None, html) == LEAD
+
+
+def test_a_page_repeating_the_phrase_endlessly_is_answered_without_scanning_it_all() -> None:
+    words = ("Rescue", "teams", "in", "Idlib")
+    script = "<script>" + f'"{LEAD}",' * 200_000 + "</script>"
+    assert not shown_in_page(page(visible=script), words)
+    # ... while the printed lead after a few copies elsewhere is still found
+    assert shown_in_page(page(visible=f'<script>"{LEAD}"</script><p>{LEAD}</p>'), words)
