@@ -511,7 +511,9 @@ def _fetch_page(settings: Settings) -> Any:
 def alerts_tail(settings: Settings, from_beginning: bool) -> None:
     """Follow news.alerts, one line per alert (Ctrl-C stops)."""
     from enrich.alerts.cli_commands import alerts_tail as tail
+    from flows.cli_errors import require_kafka
 
+    require_kafka(settings)
     sys.exit(tail(settings, out=click.echo, from_beginning=from_beginning))
 
 

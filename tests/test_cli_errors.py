@@ -59,7 +59,7 @@ def test_commands_needing_elasticsearch_say_so_in_one_line(stack_down: Path,
 
 
 @pytest.mark.parametrize("args", [("dlq", "list"), ("dlq", "replay"), ("poll", "--once"),
-                                  ("feeds", "poll", "one")])
+                                  ("feeds", "poll", "one"), ("alerts", "tail")])
 def test_commands_needing_kafka_fail_fast_naming_it(stack_down: Path,
                                                     args: tuple[str, ...]) -> None:
     result = run(*args)

@@ -238,3 +238,26 @@ def test_a_run_killed_with_sigkill_is_taken_over_and_stop_ends_the_next(tmp_path
     finally:
         for process in started:
             _ensure_stopped(process, env, tmp_path)
+
+
+def test_a_crash_of_the_supervisor_itself_still_takes_everything_down(tmp_path: Path) -> None:
+    """The Prefect server dying under it is an error the supervisor cannot run on: it raises,
+    and the same teardown as Ctrl-C stops the rest before the one-line error."""
+    env = _service_env(tmp_path, "feeds: []\n")
+    data_dir = Path(env["NEWSWATCH_DATA_DIR"])
+    output = tmp_path / "run.out"
+    with output.open("wb") as out:
+        service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--workers", "1"],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        _wait(lambda: b"stops everything" in output.read_bytes(), 180, "the run")
+        [prefect] = [p for p in owned_processes(data_dir) if p.name == "prefect-server"]
+        os.kill(prefect.pid, signal.SIGKILL)
+        assert service.wait(timeout=150) == 1
+        text = output.read_text(errors="replace")
+        assert "error: the Prefect server exited with code -9" in text
+        assert "Traceback" not in text
+        assert text.index("stopping") < text.index("error: the Prefect server exited")
+        _nothing_left(env)
+    finally:
+        _ensure_stopped(service, env, tmp_path)
