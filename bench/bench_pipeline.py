@@ -3,13 +3,13 @@
 Rows:
 * pipeline: a few hundred real pages (trafilatura-eval corpus) served by a local HTTP server
   behind local feeds, polled, extracted, produced, enriched and indexed: articles/s end to end.
-* worker vs raw bulk: one worker process enriching and indexing N articles, against
+* worker vs raw bulk (information): one worker process enriching and indexing N articles, against
   `helpers.bulk` of the very documents that worker wrote, into a fresh index, same server, same
   run. The ratio is what enrichment, clustering and the commit protocol cost on top of indexing.
 * worker memory: peak resident set (VmHWM) of that worker process, gazetteers, taxonomy and
   language model loaded.
-* two workers vs one: the same N articles through a group of two worker processes against
-  one, steady rates compared.
+* two workers vs one (information): the same N articles through a group of two worker
+  processes against one, steady rates compared.
 Workers run as real `newswatch worker` processes (extraction and enrichment hold the GIL).
 Every worker run starts from the same server: the topics and indices of the runs before it
 are deleted first. noida-db's Kafka costs more CPU per record the more records it keeps in
@@ -35,7 +35,7 @@ from pathlib import Path
 from elasticsearch import NotFoundError, helpers
 from kafka import KafkaAdminClient
 
-from bench.framework import BenchContext, Row, at_least, at_most, info
+from bench.framework import BenchContext, Row, at_most, info
 from enrich.article_index import articles_template
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
 from ingest.article import Article, utcnow
@@ -303,14 +303,17 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
     out.append(info("worker: enrich+index, one process, start-up included", "articles/s",
                     max(r.rate(count) for r in runs[1])))
     out.append(info("raw helpers.bulk of the same documents", "docs/s", raw_rate))
-    out.append(at_least("worker vs raw bulk (enrich+index / bulk)", "x", 0.8,
-                        one.steady_rate / raw_rate))
+    # Information, no target (issue 12): the worker is not the pipeline's bottleneck; the
+    # target is on the whole pipeline against extraction alone (bench_freshness).
+    out.append(info("worker vs raw bulk (enrich+index / bulk)", "x",
+                    one.steady_rate / raw_rate))
     out.append(at_most("worker peak resident memory", "MB", 250,
                        max(max(r.peaks_kb) for r in runs[1]) / 1024))
     out.append(info("worker: enrich+index, two processes, steady", "articles/s",
                     two.steady_rate))
-    out.append(at_least("two worker processes vs one, steady", "x", 1.7,
-                        two.steady_rate / one.steady_rate))
+    # Information, no target: on two cores it is bound by the server sharing them (README).
+    out.append(info("two worker processes vs one, steady", "x",
+                    two.steady_rate / one.steady_rate))
     out.append(info("two worker processes vs one, start-up included", "x",
                     min(r.total_s for r in runs[1]) / min(r.total_s for r in runs[2])))
     return out
