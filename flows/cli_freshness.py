@@ -1,5 +1,6 @@
-"""`newswatch freshness`: p50/p95/max per hop and end to end over a window, from what is
-stored (enrich/freshness_report.py). Registered on the main command with `add_command`."""
+"""`newswatch freshness` (also `newswatch stats --freshness`): p50/p95/max per hop and end to
+end over a window, from what is stored (enrich/freshness_report.py). Registered on the main
+command with `add_command`."""
 
 from __future__ import annotations
 
@@ -80,11 +81,16 @@ def freshness(settings: Settings, since: str, as_json: bool) -> None:
     fetched -> extracted -> produced -> consumed -> indexed) and end to end (publication /
     discovery -> searchable, searchable -> alert delivered), from the stored documents."""
     now = utcnow()
-    start = window_start(since, now)
+    echo_freshness(settings, since=window_start(since, now), until=now, as_json=as_json)
+
+
+def echo_freshness(settings: Settings, *, since: datetime, until: datetime,
+                   as_json: bool) -> None:
+    """Print the report of [since, until] as a table or one JSON object."""
     es = make_es(settings)
     try:
         report = freshness_report(es, settings.articles_alias, settings.alerts_index,
-                                  since=start, until=now)
+                                  since=since, until=until)
     except (ApiError, TransportError) as exc:
         raise click.ClickException(f"Elasticsearch at {settings.es_url}: {exc}") from exc
     finally:

@@ -41,15 +41,28 @@ def parse_since(value: str, now: datetime) -> datetime:
 @click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many places and actors to list.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--freshness", is_flag=True,
+              help="Seconds per hop and end to end instead (as `newswatch freshness`).")
 @click.pass_obj
 def stats(settings: Settings, since_text: str, until: datetime | None, topic: str | None,
-          top: int, as_json: bool) -> None:
-    """Articles per day, topic, language and source; the places and actors named most."""
+          top: int, as_json: bool, freshness: bool) -> None:
+    """Articles per day, topic, language and source; the places and actors named most.
+    With --freshness: p50/p95/max seconds per hop and end to end over the window."""
     from enrich.article_stats import article_stats, format_stats
 
-    since = parse_since(since_text, datetime.now(UTC))
+    now = datetime.now(UTC)
+    since = parse_since(since_text, now)
     if until is not None and not (until.hour or until.minute or until.second):
         until = until.replace(hour=23, minute=59, second=59)
+    if freshness:
+        from flows.cli_freshness import echo_freshness
+
+        if topic is not None:
+            raise click.BadParameter("not with --freshness", param_hint="--topic")
+        echo_freshness(settings, since=since,
+                       until=until.replace(tzinfo=UTC) if until is not None else now,
+                       as_json=as_json)
+        return
     if topic is not None:
         from enrich.taxonomy import load_taxonomy
 

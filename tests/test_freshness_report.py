@@ -142,3 +142,13 @@ def test_newswatch_freshness_prints_the_spans(es: Elasticsearch, settings: Setti
     assert out.startswith("11 articles indexed")
     line = next(line for line in out.splitlines() if line.startswith("discovered_to_searchable"))
     assert line.split()[1:] == ["11", "6.00s", "2h30m", "5h00m"]
+
+
+def test_newswatch_stats_freshness_prints_the_same(es: Elasticsearch, settings: Settings) -> None:
+    _store(es, settings)
+    code, out = invoke("stats", "--freshness", "--since", "24h", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["documents"] == 10
+    assert report["spans"]["discovered_to_searchable"]["p50_s"] == 5.5
+    assert report["spans"][SEARCHABLE_TO_ALERT]["count"] == 1
