@@ -80,3 +80,27 @@ def test_the_article_model_reads_stored_timings_back() -> None:
     article = make_article(4).model_copy(update={"timings": Timings(indexed=T)})
     again = Article.model_validate(json.loads(article.to_bytes()))
     assert again.timings.indexed == T
+
+
+def test_a_resumed_alert_delivery_times_from_when_the_alert_was_recorded() -> None:
+    from enrich.alerts.delivery import DeliveryJob
+
+    job = DeliveryJob.from_doc({
+        "id": "a1", "doc_type": "alert", "rule": "r", "fired_at": "2026-01-02T03:04:00Z",
+        "indexed_at": "2026-01-02T03:04:05+00:00", "deliveries": [{"channel": "hook"}]})
+    assert job.searchable_at == T
+
+
+def test_searchable_to_alert_delivered_is_observed_in_seconds() -> None:
+    from prometheus_client import REGISTRY
+
+    from ingest.freshness_metrics import observe_alert_delivered
+
+    labels = {"span": "searchable_to_alert_delivered"}
+    count = REGISTRY.get_sample_value("newswatch_freshness_end_to_end_seconds_count", labels)
+    total = REGISTRY.get_sample_value("newswatch_freshness_end_to_end_seconds_sum", labels)
+    observe_alert_delivered(T, T + timedelta(seconds=1.5))
+    assert REGISTRY.get_sample_value(
+        "newswatch_freshness_end_to_end_seconds_count", labels) == (count or 0) + 1
+    assert REGISTRY.get_sample_value(
+        "newswatch_freshness_end_to_end_seconds_sum", labels) == pytest.approx((total or 0) + 1.5)
