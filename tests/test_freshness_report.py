@@ -65,8 +65,8 @@ def test_matched_documents_without_values_mean_the_server_cannot_aggregate() -> 
 
 
 def test_seconds_are_printed_for_people() -> None:
-    assert [format_seconds(v) for v in (None, 0.4567, 12.34, 75, 7300)] == [
-        "-", "0.46s", "12.3s", "1m15s", "2h01m"]
+    assert [format_seconds(v) for v in (None, 0.4567, 12.34, 75, 7300, 200_000)] == [
+        "-", "0.46s", "12.3s", "1m15s", "2h01m", "2d07h"]
 
 
 @pytest.fixture
