@@ -154,6 +154,7 @@ def test_channel_entries_are_checked_per_type(tmp_path: Path, entry: str, messag
         ("{name: r, any: [Idlib], languages: [arabic]}", "not a language code"),
         ("{name: r, any: [Idlib], languages: [ara]}", "not a language code"),
         ("{name: r, any: [Idlib], languages: [xx]}", "not a language code"),
+        ("{name: r, any: [Idlib], severity: urgent}", "'high' or 'critical'"),
         ("{name: r, any: [Idlib], silent_for: 1h}", "only used by silence rules"),
         ("{name: r, type: silence, feeds: [bbc]}", "needs silent_for"),
         ("{name: r, type: silence, silent_for: 1h}", "needs feeds or topics"),
