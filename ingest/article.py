@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION: Final = 1
 
@@ -90,6 +90,15 @@ class Article(BaseModel):
     extraction: ExtractionInfo = Field(default_factory=ExtractionInfo)
     # Absent from messages of older producers: then every stage before the worker is unknown.
     timings: Timings = Field(default_factory=Timings)
+
+    @model_validator(mode="after")
+    def _published_timing(self) -> Article:
+        """`timings.published` is `published` (a message from an older producer has only
+        the latter)."""
+        if self.timings.published is None and self.published is not None:
+            self.timings.published = Timings.model_validate(
+                {"published": self.published}).published
+        return self
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")

@@ -31,6 +31,13 @@ def test_worker_serves_prometheus_metrics(settings: Settings) -> None:
     assert samples["newswatch_articles_indexed_total"] >= 3
     assert samples['newswatch_dead_letters_total{kind="invalid_json"}'] >= 1
     assert samples['newswatch_offset_commits_total{outcome="ok"}'] >= 1
+    # Freshness, exported by the worker: its hop, and publication -> searchable at the ack.
+    assert samples['newswatch_freshness_hop_seconds_count{hop="consumed_to_indexed"}'] >= 3
+    buckets = [k for k in samples if k.startswith("newswatch_freshness_end_to_end_seconds_bucket")
+               and 'span="published_to_searchable"' in k]
+    assert 'le="0.05"' in buckets[0] and 'le="86400.0"' in buckets[-2]  # 50 ms to a day
+    assert samples['newswatch_freshness_end_to_end_seconds_count'
+                   '{span="published_to_searchable"}'] >= 3
     lags = [v for k, v in samples.items() if k.startswith("newswatch_consumer_lag{")]
     assert lags and all(v == 0 for v in lags)
 

@@ -104,3 +104,10 @@ def test_searchable_to_alert_delivered_is_observed_in_seconds() -> None:
         "newswatch_freshness_end_to_end_seconds_count", labels) == (count or 0) + 1
     assert REGISTRY.get_sample_value(
         "newswatch_freshness_end_to_end_seconds_sum", labels) == pytest.approx((total or 0) + 1.5)
+
+
+def test_an_older_message_gets_its_publication_time_from_published() -> None:
+    payload = json.loads(make_article(5).to_bytes())
+    del payload["timings"]
+    article = decode_article(json.dumps(payload).encode())
+    assert article.timings.published == article.published
