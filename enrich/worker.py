@@ -50,6 +50,7 @@ from enrich.checkpoint import (
 from enrich.cluster_lookup import ClusterLookup
 from enrich.enricher import Enricher
 from enrich.index_rollover import RolloverConditions, roll_over
+from enrich.record_batcher import RecordBatcher
 from ingest.article import SCHEMA_VERSION, Article, utcnow
 from ingest.settings import Settings
 
@@ -147,6 +148,10 @@ class EnrichWorker:
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
         self._wait = PausingWait(consumer, self.stop_event, sleep=sleep)
+        # A batch closes at worker_batch_size records or worker_linger_ms after its first.
+        self.batcher = RecordBatcher(consumer, batch_size=settings.worker_batch_size,
+                                     linger_s=settings.worker_linger_ms / 1000,
+                                     stop=self.stop_event)
         self.rollover = RolloverConditions.from_settings(settings)
         self._rollover_check = _Every(settings.articles_rollover_check_s)
         self._pointer_expiry = _Every(settings.dedup_expiry_check_s)
@@ -161,11 +166,7 @@ class EnrichWorker:
         while not self.stop_event.is_set():
             self._roll_over_when_due()
             self._expire_pointers_when_due()
-            polled = self.consumer.poll(
-                timeout_ms=self.settings.worker_poll_timeout_ms,
-                max_records=self.settings.worker_batch_size,
-            )
-            records = [r for batch in polled.values() for r in batch]
+            records = self.batcher.next_batch()
             self._report_lag()
             if records:
                 last_record = time.monotonic()
@@ -178,6 +179,8 @@ class EnrichWorker:
                     log.warning("batch not committed, it will be redelivered",
                                 extra={"error": str(exc), "records": len(records)})
                     self._rewind(records)
+                    if isinstance(exc, CheckpointCommitError):  # most likely a rebalance
+                        self.batcher.settle()
             elif until_idle_s is not None and time.monotonic() - last_record >= until_idle_s:
                 log.info("idle, stopping", extra={"idle_s": until_idle_s})
                 break

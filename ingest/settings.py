@@ -66,7 +66,9 @@ class Settings(BaseSettings):
 
     # --- worker --------------------------------------------------------------------------
     worker_batch_size: int = Field(default=200, ge=1)
-    worker_poll_timeout_ms: int = Field(default=1000, ge=10)
+    # A batch closes at worker_batch_size records or this long after its first record, and an
+    # idle worker looks for records this often (enrich/record_batcher.py: what it costs).
+    worker_linger_ms: int = Field(default=250, ge=1, le=60000)
     worker_session_timeout_ms: int = Field(default=10000, ge=1000)
     # Attempts before an item Elasticsearch keeps refusing with 429/5xx is dead-lettered.
     worker_item_retries: int = Field(default=5, ge=0)
