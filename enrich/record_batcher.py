@@ -20,10 +20,13 @@ before its batch closes (2 × 250 ms with the defaults); under load batches fill
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 # Long enough for one fetch round trip on a local broker and for the group coordinator's
 # join/sync requests to complete across polls; short enough that a poll against a server
@@ -31,6 +34,25 @@ from typing import Any, Protocol
 FETCH_MS = 5
 # How long settle() lets the coordinator work after Kafka refused a commit.
 SETTLE_S = 1.0
+
+
+def finish_orphaned_join(consumer: object) -> bool:
+    """Work around a kafka-python 3.0.12 bug that short polls expose: a group (re)join runs as
+    a task across polls, and when the rejoin was wanted only because the leader's assignment
+    snapshot was stale, performing the assignment inside the task clears that reason before
+    any poll has taken the task's result — so no poll ever does, the member stays
+    REBALANCING, and every commit fails ("not part of an active group"; seen after a
+    restart: the SIGKILL test's survivor never committed again). Asking for a rejoin makes
+    the next poll run one more join round to completion. Returns whether it had to."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    task = getattr(coordinator, "_join_task", None)
+    if coordinator is None or task is None or not getattr(task, "is_done", False):
+        return False
+    if coordinator.need_rejoin():
+        return False  # the next poll takes the result, as it should
+    log.info("kafka consumer: finishing a group join no poll took up (kafka-python 3.0.12)")
+    coordinator.request_rejoin()
+    return True
 
 
 class BatchConsumer(Protocol):
@@ -65,6 +87,7 @@ class RecordBatcher:
     def next_batch(self) -> list[Any]:
         """Up to `batch_size` records; [] after one idle wait with nothing (or on stop), so
         the caller gets control back regularly for its upkeep."""
+        finish_orphaned_join(self._consumer)
         records: list[Any] = []
         first_at: float | None = None
         while not self._stop.is_set():
@@ -104,6 +127,7 @@ class RecordBatcher:
             stray = self._consumer.poll(timeout_ms=int(seconds * 1000))
             for tp, batch in stray.items():
                 self._consumer.seek(tp, min(r.offset for r in batch))
+            finish_orphaned_join(self._consumer)
         finally:
             still_ours = self._consumer.assignment() & paused
             if still_ours:

@@ -10,7 +10,7 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from enrich.record_batcher import RecordBatcher
+from enrich.record_batcher import RecordBatcher, finish_orphaned_join
 
 TP0, TP1, TP_NEW = (TopicPartition("a", p) for p in (0, 1, 2))
 
@@ -154,3 +154,39 @@ def test_settling_gives_the_coordinator_a_long_paused_poll_and_loses_no_record()
     assert consumer.polls == [(1000, frozenset({TP0, TP1}))]
     assert consumer.seeks == [(TP_NEW, 40)]  # read again by the next batch, in order
     assert consumer.paused == set()
+
+
+@dataclass
+class _Task:
+    is_done: bool
+
+
+@dataclass
+class _Coordinator:
+    _join_task: _Task | None
+    rejoin_wanted: bool = False
+    requested: int = 0
+
+    def need_rejoin(self) -> bool:
+        return self.rejoin_wanted
+
+    def request_rejoin(self) -> None:
+        self.requested += 1
+        self.rejoin_wanted = True
+
+
+@dataclass
+class _KafkaConsumerShape:
+    _coordinator: _Coordinator
+
+
+def test_a_join_no_poll_took_up_is_run_again_and_only_that() -> None:
+    orphan = _Coordinator(_Task(is_done=True), rejoin_wanted=False)
+    assert finish_orphaned_join(_KafkaConsumerShape(orphan))
+    assert orphan.requested == 1
+    for healthy in (_Coordinator(None),                      # joined, result taken
+                    _Coordinator(_Task(is_done=False)),      # join still in flight
+                    _Coordinator(_Task(is_done=True), rejoin_wanted=True)):  # next poll takes it
+        assert not finish_orphaned_join(_KafkaConsumerShape(healthy))
+        assert healthy.requested == 0
+    assert not finish_orphaned_join(object())  # not a kafka-python consumer: nothing to do
