@@ -9,7 +9,9 @@ from enrich.search import (
     SEARCH_FIELDS,
     SearchFilters,
     build_query,
+    fields_for,
     has_words,
+    query_languages,
     to_simple_query_string,
 )
 from enrich.search_fields import SEARCH_LANGUAGES, language_fields, script_language
@@ -35,8 +37,18 @@ def test_every_language_field_is_searched_titles_weigh_most() -> None:
         > float(fields["text_ru"])
     body = build_query("Сирия")
     text = body["query"]["bool"]["must"][0]["simple_query_string"]
-    assert text["default_operator"] == "and" and text["fields"] == SEARCH_FIELDS
-    assert "text_ru" in body["highlight"]["fields"]
+    assert text["default_operator"] == "and"
+    assert text["fields"] == ["title^4.0", "title_ru^3.0", "text^1.5", "text_ru^1.0", "summary"]
+    assert set(body["highlight"]["fields"]) == {"title", "title_ru", "text", "text_ru"}
+
+
+def test_a_query_searches_the_fields_of_its_scripts() -> None:
+    assert query_languages("Сирия") == ("ru",)
+    assert query_languages("إدلب") == ("ar", "fa")
+    assert query_languages("Suriye'de") == ("en", "tr", "fr", "de")
+    assert query_languages("Idlib OR Идлиб OR إدلب") == SEARCH_LANGUAGES
+    assert query_languages("საქართველო 1948") == ()
+    assert fields_for("საქართველო") == ["title^4.0", "text^1.5", "summary"]
 
 
 def test_star_and_empty_match_everything_newest_first() -> None:
