@@ -167,3 +167,16 @@ def expand_query(query: str, table: NameTable) -> tuple[str, list[Expansion]]:
             out.append(piece)
             i += 1
     return " ".join(out), used
+
+
+def whole_query_names(query: str, expansions: list[Expansion]) -> list[str]:
+    """When the whole query is one known name, all the names to search for it (the entry's and
+    what was typed): the search then looks each up in its own script's fields only. Empty when
+    the query has anything else in it."""
+    if len(expansions) != 1 or name_key(query.strip().strip('"')) != name_key(
+            expansions[0].typed):
+        return []
+    names = list(expansions[0].entry.names)
+    if name_key(expansions[0].typed) not in {name_key(n) for n in names}:
+        names.append(expansions[0].typed)
+    return names

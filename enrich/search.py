@@ -20,6 +20,7 @@ outranks a stemmed body match.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -191,6 +192,26 @@ def _text_query(query: str) -> dict[str, Any]:
     }
 
 
+def _quoted(name: str) -> str:
+    return f'"{name}"' if re.search(r"[\s\-'’]", name) else name
+
+
+def _names_query(names: Sequence[str]) -> dict[str, Any]:
+    """Any of these names (an --any-language expansion of the whole query), each looked up only
+    in the fields of its own script: the same hits as one OR group over every field, with a
+    fraction of the field passes (on the embedded server a dozen names over every field took
+    85-107 s on 5,000 articles)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in names:
+        groups.setdefault(query_languages(name), []).append(name)
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"simple_query_string": {"query": " | ".join(_quoted(n) for n in group),
+                                 "fields": fields_for(group[0]), "default_operator": "and",
+                                 "flags": "OR|PHRASE|WHITESPACE"}}
+        for group in groups.values()
+    ]}}
+
+
 def build_query(
     query: str,
     *,
@@ -200,15 +221,18 @@ def build_query(
     collapse: bool = True,
     size: int = 10,
     filters: SearchFilters | None = None,
+    any_of_names: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The search request body (pure, so its shape is tested without a server). An empty
-    query or `*` matches everything (newest first unless sorted otherwise)."""
+    query or `*` matches everything (newest first unless sorted otherwise). `any_of_names`,
+    when given, replaces the query text: articles naming any of them."""
     filters = filters or SearchFilters()
     if topic or since:
         filters = SearchFilters(topic=topic or filters.topic, since=since or filters.since,
                                 until=filters.until, languages=filters.languages,
                                 feeds=filters.feeds, places=filters.places, actors=filters.actors)
-    text = _text_query(query)
+    text = _names_query(any_of_names) if any_of_names else _text_query(query)
+    searched = {f.split("^")[0] for f in fields_for(" ".join(any_of_names) or query)}
     body: dict[str, Any] = {
         "query": {"bool": {"must": [text], "filter": filters.clauses()}},
         "size": size,
@@ -226,7 +250,7 @@ def build_query(
                 name: ({"number_of_fragments": 0} if name.startswith("title")
                        else {"fragment_size": 160, "number_of_fragments": 2})
                 for name in HIGHLIGHT_FIELDS
-                if name in {f.split("^")[0] for f in fields_for(query)}
+                if name in searched
             },
         }
     if sort == "newest":
@@ -260,9 +284,10 @@ def search_articles(
     collapse: bool = True,
     size: int = 10,
     filters: SearchFilters | None = None,
+    any_of_names: Sequence[str] = (),
 ) -> tuple[int, list[SearchHit]]:
     body = build_query(query, topic=topic, since=since, sort=sort, collapse=collapse, size=size,
-                       filters=filters)
+                       filters=filters, any_of_names=any_of_names)
     response = es.search(index=alias, **body)
     sizes = {
         b["key"]: b["doc_count"]

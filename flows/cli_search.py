@@ -120,7 +120,7 @@ def search(settings: Settings, query: str, as_json: bool, topic: str | None,
            languages: tuple[str, ...], feeds: tuple[str, ...], places: tuple[str, ...],
            actors: tuple[str, ...], since: datetime | None, until: datetime | None, sort: str,
            show_all: bool, size: int, any_language: bool) -> None:
-    from enrich.query_expansion import NameTable, expand_query
+    from enrich.query_expansion import NameTable, expand_query, whole_query_names
     from enrich.search import SearchFilters, search_articles
 
     check_query(query)
@@ -137,8 +137,11 @@ def search(settings: Settings, query: str, as_json: bool, topic: str | None,
                                           settings.config_dir / "places.yaml")
         _known("place", places, [p.id for p in gazetteer.places.places], "--place")
         _known("actor", actors, [a.id for a in gazetteer.actors.actors], "--actor")
+    names: list[str] = []
     if any_language:
+        typed = query
         query, expansions = expand_query(query, NameTable.from_config_dir(settings.config_dir))
+        names = whole_query_names(typed, expansions)
         for expansion in expansions:
             click.echo(f"expanded {expansion.describe()}", err=True)
         if not expansions:
@@ -150,7 +153,7 @@ def search(settings: Settings, query: str, as_json: bool, topic: str | None,
         languages=languages, feeds=feeds, places=places, actors=actors)
     with elasticsearch_for(settings) as es:
         total, hits = search_articles(
-            es, settings.articles_alias, query, filters=filters,
+            es, settings.articles_alias, query, filters=filters, any_of_names=names,
             sort=sort,  # type: ignore[arg-type]
             collapse=not show_all, size=size)
     if as_json:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from enrich.query_expansion import NameTable, expand_query, name_key
+from enrich.query_expansion import NameTable, expand_query, name_key, whole_query_names
+from enrich.search import build_query
 from tests.conftest import REPO
 
 
@@ -46,3 +47,22 @@ def test_ambiguous_names_are_searched_only_when_typed(table: NameTable) -> None:
 
 def test_nothing_known_nothing_expanded(table: NameTable) -> None:
     assert expand_query("harbour festival", table) == ("harbour festival", [])
+
+
+def test_a_whole_query_naming_one_entry_gives_its_names(table: NameTable) -> None:
+    _, used = expand_query("Idlib", table)
+    names = whole_query_names("Idlib", used)
+    assert "إدلب" in names and "Идлиб" in names and "Idlib" in names
+    _, used = expand_query("Idlib shelling", table)
+    assert whole_query_names("Idlib shelling", used) == []
+
+
+def test_each_name_is_searched_in_its_own_scripts_fields() -> None:
+    body = build_query("", any_of_names=["Idlib", "إدلب", "Идлиб", "Jisr al-Shughur"])
+    should = body["query"]["bool"]["must"][0]["bool"]["should"]
+    by_query = {c["simple_query_string"]["query"]: c["simple_query_string"]["fields"]
+                for c in should}
+    assert set(by_query) == {'Idlib | "Jisr al-Shughur"', "إدلب", "Идлиб"}
+    assert "text_ru^1.0" in by_query["Идлиб"] and "text_ar^1.0" not in by_query["Идлиб"]
+    assert "text_ar^1.0" in by_query["إدلب"] and "text_fa^1.0" in by_query["إدلب"]
+    assert {"text_ru", "text_ar", "text_en"} <= set(body["highlight"]["fields"])
