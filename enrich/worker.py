@@ -147,7 +147,7 @@ class EnrichWorker:
         self.instance_id = instance_id
         self.stats = WorkerStats()
         self.stop_event = threading.Event()
-        self._wait = PausingWait(consumer, self.stop_event, sleep=sleep)
+        self.waiting = PausingWait(consumer, self.stop_event, sleep=sleep)
         # A batch closes at worker_batch_size records or worker_linger_ms after its first.
         self.batcher = RecordBatcher(consumer, batch_size=settings.worker_batch_size,
                                      linger_s=settings.worker_linger_ms / 1000,
@@ -245,7 +245,7 @@ class EnrichWorker:
         started = time.monotonic()
         checkpoint = BatchCheckpoint(
             consumer=self.consumer, producer=self.producer, index=self.index,
-            clusters=self.clusters, alerts=self.alerts, wait=self._wait,
+            clusters=self.clusters, alerts=self.alerts, wait=self.waiting,
             dlq_topic=self.settings.dlq_topic, worker=self.instance_id,
             item_retries=self.settings.worker_item_retries,
             max_backoff_s=self.settings.worker_max_backoff_s,
@@ -270,7 +270,7 @@ class EnrichWorker:
         the module:line it was raised at."""
         attempts: dict[tuple[str, int, int], int] = {}
         pending = records
-        for attempt in retrying(self._wait, retry_on=(RecordsToRetry,),
+        for attempt in retrying(self.waiting, retry_on=(RecordsToRetry,),
                                 max_backoff_s=self.settings.worker_max_backoff_s,
                                 what="enrichment"):
             with attempt:
@@ -278,7 +278,7 @@ class EnrichWorker:
                 if pending:
                     metrics.RECORD_RETRIES.inc(len(pending))
                     raise RecordsToRetry(f"{len(pending)} records to enrich again")
-        self._wait.resume()
+        self.waiting.resume()
 
     def _enrich_one(self, record: Any, checkpoint: BatchCheckpoint,
                     attempts: dict[tuple[str, int, int], int]) -> bool:
@@ -347,14 +347,14 @@ class EnrichWorker:
             self.clusters.ensure()
 
         try:
-            for attempt in retrying(self._wait, retry_on=_ES_UNREACHABLE,
+            for attempt in retrying(self.waiting, retry_on=_ES_UNREACHABLE,
                                     max_backoff_s=self.settings.worker_max_backoff_s,
                                     what="elasticsearch unavailable at start"):
                 with attempt:
                     ensure()
         except BatchAbandoned:
             return
-        self._wait.resume()
+        self.waiting.resume()
 
 
 def make_consumer(settings: Settings, instance_id: str) -> KafkaConsumer:

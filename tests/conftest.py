@@ -91,6 +91,15 @@ def fixture_server() -> Iterator[FixtureServer]:
     server.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the live stack (directly or through `settings`, `store`, ...) is
+    marked `integration`, so `pytest -m "not integration"` runs the unit tests alone and no
+    module can forget the marker. Modules that start a stack of their own mark themselves."""
+    for item in items:
+        if "embedded_stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_report_header() -> str:
     return f"corpora: {CORPORA} ({'present' if CORPORA.exists() else 'MISSING'})"
 

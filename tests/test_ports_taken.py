@@ -18,6 +18,8 @@ from infra.owned_processes import owned_processes
 from infra.port_owner import port_holder
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.integration  # starts an embedded stack of its own
+
 
 @pytest.fixture
 def stranger() -> Iterator[int]:

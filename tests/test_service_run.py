@@ -20,12 +20,15 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from flows.demo_site_server import DemoSite
 from infra.embedded_stack import StackEndpoints, free_port, is_up, stack_down, stack_up
 from infra.instance_lock import holder
 from infra.owned_processes import owned_processes
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration  # starts an embedded stack of its own
 
 
 def _count(es_url: str, alias: str) -> int:

@@ -1,5 +1,5 @@
 """Delivery guarantees under faults, against the real embedded servers: Elasticsearch taken
-away for 30 s, and a consumer group whose members come and go."""
+away while the worker backs off five times, and a consumer group whose members come and go."""
 
 from __future__ import annotations
 
@@ -78,7 +78,12 @@ def test_elasticsearch_outage_pauses_commits_nothing_and_catches_up(
         worker = _worker(settings, "outage-0", enricher)
         thread = threading.Thread(target=_run, args=(worker, results, 3))
         thread.start()
-        time.sleep(30)
+        # Until the worker has met the outage and backed off five times (0.5+1+2+4+8 s of
+        # waiting): a deadline on what it did, not a fixed sleep.
+        deadline = time.monotonic() + 120
+        while len(worker.waiting.waited) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.waiting.waited[:5] == [0.5, 1.0, 2.0, 4.0, 8.0]
         assert thread.is_alive(), "the worker gave up instead of waiting"
         assert _committed(settings) == committed_before  # nothing committed meanwhile
     finally:
