@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real types for mypy; at run time names load on first use
     from enrich.article_index import ArticleIndex
+    from enrich.article_stats import article_stats, format_stats
     from enrich.consumer_lag import group_lag
     from enrich.dead_letter_admin import read_dead_letters, replay_dead_letters
     from enrich.enricher import Enricher
+    from enrich.mapping_migration import migrate, pending
+    from enrich.query_expansion import NameTable, expand_query, whole_query_names
     from enrich.reprocess import count_selected, reprocess
-    from enrich.search import search_articles
+    from enrich.search import SearchFilters, search_articles
     from enrich.tagger import Tagger
     from enrich.tagging_eval import format_report, run_tagging_eval
     from enrich.taxonomy import load_taxonomy
@@ -29,6 +32,14 @@ _PUBLIC = {
     "run_worker": "enrich.worker",
     "ArticleIndex": "enrich.article_index",
     "search_articles": "enrich.search",
+    "SearchFilters": "enrich.search",
+    "NameTable": "enrich.query_expansion",
+    "expand_query": "enrich.query_expansion",
+    "whole_query_names": "enrich.query_expansion",
+    "article_stats": "enrich.article_stats",
+    "format_stats": "enrich.article_stats",
+    "migrate": "enrich.mapping_migration",
+    "pending": "enrich.mapping_migration",
     "load_taxonomy": "enrich.taxonomy",
     "Tagger": "enrich.tagger",
     "run_tagging_eval": "enrich.tagging_eval",
@@ -43,17 +54,25 @@ _PUBLIC = {
 __all__ = [
     "ArticleIndex",
     "Enricher",
+    "NameTable",
+    "SearchFilters",
     "Tagger",
+    "article_stats",
     "count_selected",
+    "expand_query",
     "format_report",
+    "format_stats",
     "group_lag",
     "load_taxonomy",
+    "migrate",
+    "pending",
     "read_dead_letters",
     "replay_dead_letters",
     "reprocess",
     "run_tagging_eval",
     "run_worker",
     "search_articles",
+    "whole_query_names",
 ]
 
 
