@@ -33,19 +33,26 @@ _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
 _PERSIAN_LETTERS = re.compile("[پچژگکی]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_TURKISH_LETTERS = re.compile("[ğĞıİşŞ]")
+# Detected languages analysed as a close one: short Turkish titles are often detected as
+# Azerbaijani, whose suffixes work the same way.
+_ANALYSED_AS = {"az": "tr"}
 
 
 def script_language(text: str) -> str | None:
     """The analysis to use when the language detector was unsure (short items often are): the
     script decides where it is unambiguous enough. Cyrillic -> Russian analysis, Arabic script
-    -> Persian when a Persian-only letter occurs, else Arabic. Latin text stays neutral-only."""
+    -> Persian when a Persian-only letter occurs, else Arabic; Latin with a Turkish-only letter
+    (ğ ı İ ş) -> Turkish; other Latin text stays neutral-only."""
     sample = text[:2000]
     counts = {"cyrillic": len(_CYRILLIC.findall(sample)),
               "arabic": len(_ARABIC_SCRIPT.findall(sample)),
               "latin": len(_LATIN.findall(sample))}
     script = max(counts, key=lambda k: counts[k])
-    if counts[script] == 0 or script == "latin":
+    if counts[script] == 0:
         return None
+    if script == "latin":
+        return "tr" if _TURKISH_LETTERS.search(sample) else None
     if script == "cyrillic":
         return "ru"
     return "fa" if _PERSIAN_LETTERS.search(sample) else "ar"
@@ -56,6 +63,8 @@ def search_language(language: str | None, title: str, text: str) -> str | None:
     analysis of its own; when detection gave nothing, the script's (see script_language)."""
     if language in SEARCH_LANGUAGES:
         return language
+    if language in _ANALYSED_AS:
+        return _ANALYSED_AS[language]
     if language is None:
         return script_language(f"{title}\n{text}")
     return None

@@ -80,3 +80,5 @@ def test_language_fields_follow_the_detected_language_or_the_script() -> None:
     assert script_language("کتاب‌ها را خواندم") == "fa"
     assert script_language("في إدلب") == "ar"
     assert script_language("Idlib and Aleppo") is None
+    assert script_language("Suriyeyle görüşme") == "tr"
+    assert language_fields("az", "Suriyeyle", "") == {"title_tr": "Suriyeyle"}
