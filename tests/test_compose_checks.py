@@ -17,10 +17,9 @@ import copy
 import json
 import re
 import subprocess
-import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 from prefect.utilities.dockerutils import get_prefect_image_name
 
+from tests.support.threaded_http import serve
 from tests.test_infra_files import COMPOSE_FILE, environment, load_compose
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,14 +217,8 @@ def fake_kibana() -> Iterator[tuple[int, _Answer]]:
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], answer
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as server:
+        yield server.port, answer
 
 
 def _kibana_check(port: int) -> int:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +28,7 @@ from infra.kibana_import import (
     main,
     wait_until_available,
 )
+from tests.support.threaded_http import serve
 
 
 @dataclass
@@ -116,14 +116,9 @@ def _handler(kibana: FakeKibana) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def kibana() -> Iterator[FakeKibana]:
     state = FakeKibana()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve(_handler(state), poll_interval=0.05) as server:
+        state.port = server.port
+        yield state
 
 
 def test_imports_every_saved_object_with_overwrite(kibana: FakeKibana) -> None:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import gzip
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.threaded_http import ServedHTTP
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -56,18 +57,6 @@ def gzip_bomb(decoded_size: int) -> bytes:
     if decoded_size not in _bomb_cache:
         _bomb_cache[decoded_size] = gzip.compress(b"\0" * decoded_size, compresslevel=9)
     return _bomb_cache[decoded_size]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 drops SYNs when many fetch threads connect at once,
-    # which shows up as 1 s connect stalls (SYN retransmit) rather than anything we test.
-    request_queue_size = 128
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Clients hanging up on a misbehaving route is the point, not an error worth printing."""
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class Canary:
@@ -144,13 +133,13 @@ class HostileServer:
                     with server._lock:
                         server.in_flight[path] -= 1
 
-        self._httpd = _Server(("127.0.0.1", 0), RequestHandler)
+        self._served = ServedHTTP(RequestHandler)
         self.scheme = "http"
         if tls is not None:
-            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            httpd = self._served.httpd
+            httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
             self.scheme = "https"
-        self.port: int = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.port: int = self._served.port
         self._install_routes()
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -169,13 +158,12 @@ class HostileServer:
         return [h for p, h in self.requests if p.split("?")[0] == path]
 
     def start(self) -> HostileServer:
-        self._thread.start()
+        self._served.start()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._served.stop()
         self.canary.stop()
 
     @staticmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.threaded_http import ServedHTTP
 
 
 @dataclass
@@ -67,11 +68,8 @@ class FixtureServer:
                 self.end_headers()
                 self.wfile.write(route.body)
 
-        ThreadingHTTPServer.request_queue_size = 128  # many pollers connect at once
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._served = ServedHTTP(Handler)  # backlog 128: many pollers connect at once
+        self.port = self._served.port
 
     @property
     def base_url(self) -> str:
@@ -90,9 +88,8 @@ class FixtureServer:
         return sum(1 for p, _ in self.requests if p == path)
 
     def start(self) -> FixtureServer:
-        self._thread.start()
+        self._served.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._served.stop()

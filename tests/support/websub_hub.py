@@ -15,10 +15,12 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode
 
 import httpx
+
+from tests.support.threaded_http import ServedHTTP
 
 
 @dataclass
@@ -76,18 +78,14 @@ class WebSubHub:
                 if hub.behaviour in ("accept", "deny"):
                     threading.Thread(target=hub._verify, args=(form,), daemon=True).start()
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._served = ServedHTTP(Handler).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        return f"{self._served.base_url}/"
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._served.stop()
 
     def _verify(self, form: dict[str, str]) -> None:
         callback, topic, mode = form["hub.callback"], form["hub.topic"], form["hub.mode"]
