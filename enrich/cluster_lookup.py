@@ -48,6 +48,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from enrich.near_duplicates import SIMILARITY_THRESHOLD, estimated_similarity
+from ingest.es_client import ensure_index
 
 log = logging.getLogger(__name__)
 
@@ -105,18 +106,9 @@ class ClusterLookup:
     def ensure(self) -> None:
         """Create the pointer index (looked up by id; `at` is searched only to expire), or add
         `at` to one created before it existed."""
-        if self.es.indices.exists(index=self.pointers_index):
-            self.es.indices.put_mapping(index=self.pointers_index, properties=_POINTER_FIELDS)
-            return
-        try:
-            self.es.indices.create(
-                index=self.pointers_index,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-                mappings={"dynamic": "strict", "properties": _POINTER_FIELDS},
-            )
-        except Exception as exc:  # created meanwhile by another worker
-            if "resource_already_exists" not in str(exc):
-                raise
+        ensure_index(self.es, self.pointers_index,
+                     mappings={"dynamic": "strict", "properties": _POINTER_FIELDS},
+                     settings={"number_of_shards": 1, "number_of_replicas": 0})
 
     def expire(self, window_s: float) -> int:
         """Delete the pointers written more than `window_s` ago, and those from before pointers

@@ -10,6 +10,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from ingest.es_client import create_index_if_missing
 from ingest.extraction_drift import DomainDriftState, ExtractionDriftTracker
 from ingest.metrics import DRIFTING_DOMAINS
 
@@ -44,27 +45,23 @@ class DriftStore:
     def ensure(self) -> None:
         if self.es.indices.exists(index=self.index):
             return
-        try:
-            self.es.indices.create(
-                index=self.index,
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
-                mappings={
-                    "dynamic": "strict",
-                    "properties": {
-                        "domain": {"type": "keyword"},
-                        "status": {"type": "keyword"},
-                        "reasons": {"type": "text"},
-                        "baseline_median_chars": {"type": "float"},
-                        "recent_median_chars": {"type": "float"},
-                        "recent_failure_rate": {"type": "float"},
-                        "updated": {"type": "date"},
-                        "state": {"type": "object", "enabled": False},
-                    },
+        create_index_if_missing(
+            self.es, self.index,
+            settings={"number_of_shards": 1, "number_of_replicas": 0},
+            mappings={
+                "dynamic": "strict",
+                "properties": {
+                    "domain": {"type": "keyword"},
+                    "status": {"type": "keyword"},
+                    "reasons": {"type": "text"},
+                    "baseline_median_chars": {"type": "float"},
+                    "recent_median_chars": {"type": "float"},
+                    "recent_failure_rate": {"type": "float"},
+                    "updated": {"type": "date"},
+                    "state": {"type": "object", "enabled": False},
                 },
-            )
-        except Exception as exc:  # created meanwhile by another runner
-            if "resource_already_exists" not in str(exc):
-                raise
+            },
+        )
 
     def load(self) -> ExtractionDriftTracker:
         states = {

@@ -20,9 +20,10 @@ from datetime import datetime
 from importlib import resources
 from typing import Any, Literal
 
-from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 from pydantic import BaseModel
 
+from ingest.es_client import create_index_if_missing
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,13 +153,7 @@ class FeedStateStore:
         so "exists" can turn true between the check and the create)."""
         if self.es.indices.exists(index=index):
             return False
-        try:
-            self.es.indices.create(index=index, **body)
-        except BadRequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
-            return False
-        return True
+        return create_index_if_missing(self.es, index, **body)
 
     # --- feeds --------------------------------------------------------------------------
     def load(self, names: Iterable[str]) -> dict[str, FeedState]:

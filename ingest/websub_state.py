@@ -20,9 +20,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 from pydantic import BaseModel
 
+from ingest.es_client import ensure_index
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,16 +118,8 @@ class SubscriptionStore:
         return cls(es, settings.websub_index)
 
     def ensure_index(self) -> None:
-        if self.es.indices.exists(index=self.index):
-            self.es.indices.put_mapping(index=self.index, properties=_MAPPINGS["properties"])
-            return
-        try:
-            self.es.indices.create(
-                index=self.index, mappings=_MAPPINGS,
-                settings={"number_of_shards": 1, "number_of_replicas": 0})
-        except BadRequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
+        ensure_index(self.es, self.index, mappings=_MAPPINGS,
+                     settings={"number_of_shards": 1, "number_of_replicas": 0})
 
     def get(self, feed: str) -> Subscription | None:
         found = self._get(feed)
