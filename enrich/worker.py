@@ -158,8 +158,18 @@ class EnrichWorker:
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, *, until_idle_s: float | None = None) -> WorkerStats:
+        """Consume until stopped, or until `until_idle_s` without records.
+
+        Idle time counts from the first partition assignment, not from start: a broker may
+        take seconds to admit a member (real Kafka delays a new group's first join by
+        group.initial.rebalance.delay.ms, 3 s by default; Tansu admits a static member after
+        about 6 s), and a worker that left before then would have consumed nothing. A member
+        that gets no partition at all (more workers than partitions) still leaves, after
+        `until_idle_s` plus one session timeout."""
         self._wait_for_index()
-        last_record = time.monotonic()
+        started = last_record = time.monotonic()
+        assigned = False
+        unassigned_limit = (until_idle_s or 0) + self.settings.worker_session_timeout_ms / 1000
         log.info("worker started", extra={"instance": self.instance_id,
                                            "topic": self.settings.articles_topic,
                                            "group": self.settings.consumer_group})
@@ -181,9 +191,17 @@ class EnrichWorker:
                     self._rewind(records)
                     if isinstance(exc, CheckpointCommitError):  # most likely a rebalance
                         self.batcher.settle()
-            elif until_idle_s is not None and time.monotonic() - last_record >= until_idle_s:
-                log.info("idle, stopping", extra={"idle_s": until_idle_s})
-                break
+            elif until_idle_s is not None:
+                now = time.monotonic()
+                if not assigned and self.consumer.assignment():
+                    assigned, last_record = True, now
+                if assigned and now - last_record >= until_idle_s:
+                    log.info("idle, stopping", extra={"idle_s": until_idle_s})
+                    break
+                if not assigned and now - started >= unassigned_limit:
+                    log.info("no partitions assigned, stopping",
+                             extra={"waited_s": round(now - started, 1)})
+                    break
         return self.stats
 
     def stop(self) -> None:

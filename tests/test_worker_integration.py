@@ -207,3 +207,73 @@ def test_worker_killed_mid_batch_loses_nothing(settings: Settings) -> None:
         if victim.poll() is None:
             victim.kill()
         es.close()
+
+
+class _AdmittedLate:
+    """The worker's consumer on a broker that admits the member only after `delay_s` (Tansu
+    does after about 6 s; real Kafka holds a new group's first join for
+    group.initial.rebalance.delay.ms): until then no assignment and no records."""
+
+    def __init__(self, consumer: Any, delay_s: float) -> None:
+        self._consumer = consumer
+        self._admitted_at = time.monotonic() + delay_s
+
+    def _waiting(self) -> float:
+        return max(0.0, self._admitted_at - time.monotonic())
+
+    def assignment(self) -> Any:
+        return set() if self._waiting() else self._consumer.assignment()
+
+    def poll(self, timeout_ms: int = 0, **kwargs: Any) -> Any:
+        wait = self._waiting()
+        if wait:
+            time.sleep(min(wait, timeout_ms / 1000))
+            return {}
+        return self._consumer.poll(timeout_ms=timeout_ms, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def _late_worker(settings: Settings, delay_s: float) -> tuple[EnrichWorker, Any, Any]:
+    consumer = make_consumer(settings, settings.worker_instance or "w")
+    producer = make_side_producer(settings)
+    worker = EnrichWorker(
+        settings,
+        consumer=_AdmittedLate(consumer, delay_s),  # type: ignore[arg-type]
+        producer=producer,
+        es=make_es(settings),
+        enricher=Enricher.from_settings(settings),
+        instance_id=settings.worker_instance or "w",
+    )
+    return worker, consumer, producer
+
+
+def test_until_idle_counts_from_the_first_assignment(settings: Settings) -> None:
+    """Admitted 3 s late, a worker told to leave after 1 idle second still consumes the
+    backlog: idle time starts with its partitions, not with the process."""
+    ensure_topics(settings)
+    articles = [make_article(n) for n in (1, 2, 3)]
+    produce(settings.kafka_bootstrap, settings.articles_topic,
+            [(a.id.encode(), a.to_bytes()) for a in articles])
+    worker, consumer, producer = _late_worker(settings, delay_s=3)
+    try:
+        stats = worker.run(until_idle_s=1)
+    finally:
+        consumer.close(autocommit=False)
+        producer.close()
+    assert stats.indexed == 3
+
+
+def test_a_member_never_assigned_still_leaves(settings: Settings) -> None:
+    """More workers than partitions: one that never gets a partition leaves after the idle
+    time plus one session timeout instead of waiting for ever."""
+    ensure_topics(settings)
+    short = settings.model_copy(update={"worker_session_timeout_ms": 3000})
+    worker, consumer, producer = _late_worker(short, delay_s=3600)
+    try:
+        stats = worker.run(until_idle_s=1)
+    finally:
+        consumer.close(autocommit=False)
+        producer.close()
+    assert stats.consumed == 0
