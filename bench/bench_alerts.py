@@ -34,8 +34,8 @@ import yaml
 
 from bench.framework import BenchContext, Row, at_least, at_most, info
 from enrich.alerts import AlertEngine
-from enrich.alerts.article_scan import article_text
-from enrich.text_normalize import normalize_text
+from enrich.alerts.rules.article_scan import article_text
+from enrich.tagging.text_normalize import normalize_text
 
 RULES = 10_000
 PAGES = 150
@@ -58,8 +58,8 @@ _WORD = re.compile(r"[^\W\d_]{4,}(?:['’][^\W\d_]+)?")
 
 
 def load_articles(ctx: BenchContext) -> list[dict[str, Any]]:
-    from ingest.extraction import ExtractionFailed, extract_html
-    from ingest.extraction_eval import load_eval_pages, read_page_html
+    from ingest.extract.extraction import ExtractionFailed, extract_html
+    from ingest.extract.extraction_eval import load_eval_pages, read_page_html
 
     items = [json.loads(line) for line in
              (ctx.corpora / "tagging" / "items.jsonl").read_text("utf-8").splitlines() if line]

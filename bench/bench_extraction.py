@@ -3,7 +3,7 @@
 "Raw trafilatura" is `trafilatura.bare_extraction` called directly in this process with the
 stage's own options (`TRAFILATURA_OPTIONS`: body and metadata), so the ratios show what the
 stage adds or gains around the same work: the input checks, the lead recovery
-(`ingest.lead_recovery`: a look for the description in the page when the text lacks it) and
+(`ingest.extract.lead_recovery`: a look for the description in the page when the text lacks it) and
 NFC step, pickling pages to the worker processes and results back, and the second core.
 
 Every mode first runs once untimed over the pages (imports, dateparser's per-locale regexes
@@ -26,13 +26,13 @@ from pathlib import Path
 import trafilatura
 
 from bench.framework import BenchContext, Row, at_least, info
-from ingest.extraction import (
+from ingest.extract.extraction import (
     TRAFILATURA_OPTIONS,
     ExtractionFailed,
     ExtractorPool,
     extract_html,
 )
-from ingest.extraction_eval import load_eval_pages, read_page_html
+from ingest.extract.extraction_eval import load_eval_pages, read_page_html
 
 PAGES = 120
 ROUNDS = 5

@@ -43,14 +43,14 @@ from elasticsearch import helpers
 from bench.bench_pipeline import _CommitWatch, _forget, _new_run, _pages, _settings
 from bench.framework import BenchContext, Row, at_least, at_most, info
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.article import Timings, utcnow
-from ingest.es_client import make_es
-from ingest.extraction import ExtractorPool
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import _poller, prepare_ingest
-from ingest.poller import Poller
-from ingest.settings import Settings
-from ingest.timing_hops import SpanStats, seconds_between, summarize
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.extract.extraction import ExtractorPool
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.message.article import Timings, utcnow
+from ingest.message.timing_hops import SpanStats, seconds_between, summarize
+from ingest.poll.poll_run import _poller, prepare_ingest
+from ingest.poll.poller import Poller
 
 STEADY_S = 60.0
 POLL_EVERY_S = 1.0

@@ -13,13 +13,13 @@ import uuid
 from pathlib import Path
 
 from bench.framework import BenchContext, Row, at_most, info
-from enrich.consumer_lag import group_lag
+from enrich.worker.consumer_lag import group_lag
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.article import Article, utcnow
-from ingest.article_producer import make_producer
-from ingest.canonical_url import article_id
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.message.article import Article, utcnow
+from ingest.message.article_producer import make_producer
+from ingest.message.canonical_url import article_id
 
 WINDOW_S = 30.0
 BASELINE_S = 10.0

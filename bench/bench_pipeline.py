@@ -36,18 +36,18 @@ from elasticsearch import NotFoundError, helpers
 from kafka import KafkaAdminClient
 
 from bench.framework import BenchContext, Row, at_most, info
-from enrich.article_index import articles_template
+from enrich.index.article_index import articles_template
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.article import Article, utcnow
-from ingest.article_producer import make_producer
-from ingest.canonical_url import article_id
-from ingest.es_client import make_es
-from ingest.extraction import ExtractionFailed, ExtractorPool
-from ingest.extraction_eval import load_eval_pages, read_page_html
-from ingest.feeds_config import FeedConfig
-from ingest.kafka_topics import ensure_topics
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.extract.extraction import ExtractionFailed, ExtractorPool
+from ingest.extract.extraction_eval import load_eval_pages, read_page_html
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.message.article import Article, utcnow
+from ingest.message.article_producer import make_producer
+from ingest.message.canonical_url import article_id
+from ingest.poll.poll_run import poll_once
 
 PIPELINE_PAGES = 300
 WORKER_ARTICLES = 6000

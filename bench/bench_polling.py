@@ -30,14 +30,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.framework import BenchContext, Row, at_most, info
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.article import utcnow
-from ingest.canonical_url import article_id
-from ingest.es_client import make_es
-from ingest.feed_state import FeedStateStore
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_due, poll_once, prepare_ingest
-from ingest.poller import PollReport
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedStateStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.message.article import utcnow
+from ingest.message.canonical_url import article_id
+from ingest.poll.poll_run import poll_due, poll_once, prepare_ingest
+from ingest.poll.poller import PollReport
 
 FEEDS = 1000
 HOSTS = 50

@@ -8,7 +8,8 @@ batch size through ArticleIndex.write.
 Rows:
 * search latency p50/p95 of `search_articles` (what `newswatch search` runs: every language's
   fields, highlighting, near-duplicate collapse) for the dictionary-form queries of
-  enrich/search_eval.py, plain and `--any-language` expanded (target p95 <= 250 ms, issue 11);
+  enrich/search/search_eval.py, plain and `--any-language` expanded (target p95 <= 250 ms, issue
+  11);
 * the same for the previous mapping (tests/fixtures/articles-template-v1.json) and the previous
   query (multi_match on title/text and their english subfields), on the same documents minus
   the per-language fields, side by side;
@@ -29,11 +30,11 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from bench.framework import BenchContext, Row, at_most, info
-from enrich.article_index import ArticleIndex
-from enrich.enricher import Enricher
-from enrich.query_expansion import NameTable, expand_query, whole_query_names
-from enrich.search import search_articles
-from enrich.search_eval import QUERIES, item_article, load_items
+from enrich.index.article_index import ArticleIndex
+from enrich.search.query_expansion import NameTable, expand_query, whole_query_names
+from enrich.search.search import search_articles
+from enrich.search.search_eval import QUERIES, item_article, load_items
+from enrich.worker.enricher import Enricher
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
 
 # The issue asks for 50,000; noida-db 0.2.3 answers a full-text query by a pass over every

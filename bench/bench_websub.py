@@ -38,19 +38,19 @@ from elasticsearch import Elasticsearch
 from bench.framework import BenchContext, Row, at_most, info
 from enrich.alerts.webhook_receiver import WebhookReceiver
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.canonical_url import article_id
-from ingest.es_client import make_es
-from ingest.extraction_eval import load_eval_pages, read_page_html
-from ingest.feeds_config import FeedConfig
-from ingest.http_fetch import FetchPolicy
-from ingest.poll_run import open_poller, prepare_ingest
-from ingest.settings import Settings
-from ingest.websub_callback import CallbackServer, callback_path
-from ingest.websub_hub_client import HubClient
-from ingest.websub_policy import WebSubPolicy
-from ingest.websub_service import WebSubService
-from ingest.websub_signature import sign
-from ingest.websub_state import Subscription, SubscriptionStore
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.extract.extraction_eval import load_eval_pages, read_page_html
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.fetch.http_fetch import FetchPolicy
+from ingest.message.canonical_url import article_id
+from ingest.poll.poll_run import open_poller, prepare_ingest
+from ingest.websub.websub_callback import CallbackServer, callback_path
+from ingest.websub.websub_hub_client import HubClient
+from ingest.websub.websub_policy import WebSubPolicy
+from ingest.websub.websub_service import WebSubService
+from ingest.websub.websub_signature import sign
+from ingest.websub.websub_state import Subscription, SubscriptionStore
 
 DELIVERIES = 20
 GAP_S = 1.5

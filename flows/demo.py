@@ -19,15 +19,15 @@ from pathlib import Path
 from elasticsearch import NotFoundError
 
 from enrich.alerts.webhook_receiver import WebhookReceiver
-from enrich.search import search_articles
-from enrich.worker import run_worker
+from enrich.search.search import search_articles
+from enrich.worker.loop import run_worker
 from flows.demo_site_server import DemoSite
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import stack_down, stack_up
-from ingest.es_client import make_es
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.poll.poll_run import poll_once
 
 DEMO_SECRET = "newswatch-demo-secret"
 

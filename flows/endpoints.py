@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.embedded_stack import StackEndpoints
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 
 def endpoints_of(settings: Settings) -> StackEndpoints:

@@ -13,8 +13,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Interval
 
-from ingest.poll_run import default_runner_id, poll_due
-from ingest.settings import Settings
+from ingest.common.settings import Settings
+from ingest.poll.poll_run import default_runner_id, poll_due
 
 log = logging.getLogger(__name__)
 

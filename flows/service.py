@@ -30,17 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from enrich.alerts import load_alert_rules
-from enrich.enricher import Enricher
-from flows.cli_errors import ServiceError
+from enrich.worker.enricher import Enricher
+from flows.cli.errors import ServiceError
 from flows.endpoints import endpoints_of
 from infra.embedded_stack import noida_pid, stack_down, stack_up
 from infra.instance_lock import InstanceLock
 from infra.owned_processes import end_owned, marked_env, start_owned, terminate_trees
 from infra.port_owner import port_holder
 from infra.prefect_server import prefect_env, start_prefect_server, wait_healthy
-from ingest.feeds_config import load_feeds
-from ingest.poll_run import prepare_ingest
-from ingest.settings import Settings
+from ingest.common.settings import Settings
+from ingest.feeds.feeds_config import load_feeds
+from ingest.poll.poll_run import prepare_ingest
 
 log = logging.getLogger(__name__)
 

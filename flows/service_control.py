@@ -18,7 +18,7 @@ from infra.embedded_stack import noida_pid, stack_down, stack_status
 from infra.instance_lock import holder
 from infra.owned_processes import OwnedProcess, end_owned, owned_processes
 from infra.prefect_server import server_healthy
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 NOT_RUNNING = 3  # the LSB exit status of `status` for "program is not running"
 

@@ -13,7 +13,7 @@ import sys
 
 import httpx
 
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 
 def problems(settings: Settings, timeout_s: float = 3.0) -> list[str]:

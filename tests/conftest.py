@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
-from ingest.es_client import make_es
-from ingest.feed_state import FeedStateStore
-from ingest.poll_run import prepare_ingest
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedStateStore
+from ingest.poll.poll_run import prepare_ingest
 from tests.support.http_fixture_server import FixtureServer
 from tests.support.tansu import start_tansu, stop_tansu, tansu_requested
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.address_guard import is_public_address, refusal_reason
+from ingest.fetch.address_guard import is_public_address, refusal_reason
 
 
 @pytest.mark.parametrize(

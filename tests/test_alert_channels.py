@@ -34,7 +34,7 @@ from enrich.alerts.channels import (
     build_channel,
 )
 from enrich.alerts.notification import Notification, alert_notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 from enrich.alerts.signature import SIGNATURE_HEADER, verify_signature
 from enrich.alerts.webhook_receiver import WebhookReceiver
 from infra.embedded_stack import StackEndpoints, free_port

@@ -20,7 +20,7 @@ from enrich.alerts import AlertEngine
 from enrich.alerts.delivery_state import RetryPolicy
 from enrich.alerts.webhook_receiver import WebhookReceiver
 from infra.embedded_stack import free_port
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 pytestmark = pytest.mark.integration
 SECRET = "delivery-test-secret"

@@ -13,21 +13,21 @@ from typing import Any
 import pytest
 
 from enrich.alerts.alert import Alert, alert_from_match, alert_id
-from enrich.alerts.article_scan import fold
 from enrich.alerts.channels.slack import slack_message
 from enrich.alerts.channels.webhook import webhook_body
 from enrich.alerts.cli_commands import alerts_test
 from enrich.alerts.delivery_state import ChannelDelivery, RetryPolicy, after_attempt
 from enrich.alerts.notification import alert_notification, digest_notification
-from enrich.alerts.offset_map import offset_map
-from enrich.alerts.rule_matching import RuleMatcher, explain_rule
-from enrich.alerts.rules_config import RuleConfig
+from enrich.alerts.rules.article_scan import fold
+from enrich.alerts.rules.offset_map import offset_map
+from enrich.alerts.rules.rule_matching import RuleMatcher, explain_rule
+from enrich.alerts.rules.rules_config import RuleConfig
+from enrich.alerts.rules.snippet import highlight_snippet, plain_snippet
 from enrich.alerts.signature import sign_body, verify_signature
 from enrich.alerts.silence import find_silences, silence_alert
-from enrich.alerts.snippet import highlight_snippet, plain_snippet
 from enrich.alerts.suppression import WindowState, digest_window, realert_decision
-from enrich.text_normalize import normalize_text
-from ingest.settings import Settings
+from enrich.tagging.text_normalize import normalize_text
+from ingest.common.settings import Settings
 from tests.conftest import REPO
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

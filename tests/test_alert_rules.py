@@ -13,9 +13,9 @@ import pytest
 
 from enrich.alerts import ConfigError, load_alert_rules
 from enrich.alerts.cli_commands import alerts_validate
-from enrich.alerts.durations import format_duration, parse_duration
-from enrich.alerts.rules_watcher import RulesWatcher
-from ingest.settings import Settings
+from enrich.alerts.rules.durations import format_duration, parse_duration
+from enrich.alerts.rules.rules_watcher import RulesWatcher
+from ingest.common.settings import Settings
 from tests.conftest import REPO
 
 ISSUE_EXAMPLE = """\

@@ -22,8 +22,8 @@ from enrich.alerts.cli_commands import alerts_history, alerts_list, alerts_tail
 from enrich.alerts.delivery_state import RetryPolicy
 from enrich.alerts.engine import alerts_index_name
 from enrich.alerts.webhook_receiver import WebhookReceiver
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.integration

@@ -1,9 +1,9 @@
 from datetime import UTC, datetime
 
-from ingest.article import Article
-from ingest.article_builder import MIN_PAGE_TEXT_CHARS, build_article
-from ingest.extraction import Extracted
-from ingest.feed_parse import FeedEntry
+from ingest.extract.extraction import Extracted
+from ingest.feeds.feed_parse import FeedEntry
+from ingest.message.article import Article
+from ingest.message.article_builder import MIN_PAGE_TEXT_CHARS, build_article
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

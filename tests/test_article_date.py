@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich.article_date import ARTICLE_DATE_FIELD, article_date, since_filter
-from enrich.article_index import ArticleIndex
-from enrich.enricher import Enricher, EnrichmentVersion
-from enrich.reprocess import selection_query
-from enrich.search import build_query, search_articles
-from ingest.article import Article, ExtractionInfo
-from ingest.settings import Settings
+from enrich.index.article_date import ARTICLE_DATE_FIELD, article_date, since_filter
+from enrich.index.article_index import ArticleIndex
+from enrich.index.reprocess import selection_query
+from enrich.search.search import build_query, search_articles
+from enrich.worker.enricher import Enricher, EnrichmentVersion
+from ingest.common.settings import Settings
+from ingest.message.article import Article, ExtractionInfo
 from tests.support.articles import make_article
 
 REPO = Path(__file__).resolve().parent.parent

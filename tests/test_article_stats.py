@@ -1,17 +1,17 @@
 """`newswatch stats` on the embedded Elasticsearch: per day, topic, language, source, top places
-and actors as aggregations over a window (enrich/article_stats.py, flows/cli_stats.py)."""
+and actors as aggregations over a window (enrich/search/article_stats.py, flows/cli/stats.py)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from enrich.article_stats import parse_stats, stats_request
-from enrich.worker import run_worker
-from flows.cli_stats import parse_since
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.search.article_stats import parse_stats, stats_request
+from enrich.worker.loop import run_worker
+from flows.cli.stats import parse_since
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.support.articles import T0, make_article
 from tests.support.cli import invoke
 from tests.support.kafka_tools import produce

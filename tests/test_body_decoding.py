@@ -7,7 +7,8 @@ import codecs
 import feedparser
 import pytest
 
-from ingest.body_decoding import (
+from ingest.feeds.feed_parse import parse_feed
+from ingest.fetch.body_decoding import (
     codec_name,
     decode_body,
     header_charset,
@@ -16,7 +17,6 @@ from ingest.body_decoding import (
     utf8_for_feedparser,
     xml_declared_encoding,
 )
-from ingest.feed_parse import parse_feed
 from tests.conftest import CORPORA
 
 RUSSIAN = (

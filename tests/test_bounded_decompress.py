@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from ingest.bounded_decompress import (
+from ingest.fetch.bounded_decompress import (
     BadContentEncoding,
     BodyTooLarge,
     BoundedDecoder,

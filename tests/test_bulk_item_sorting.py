@@ -1,6 +1,6 @@
 """Every bulk item lands in exactly one bucket; busy is retried, bad is dead-lettered."""
 
-from enrich.article_index import BulkOutcome, _sort_item
+from enrich.index.article_index import BulkOutcome, _sort_item
 
 
 def item(doc_id: str, status: int, error: str | None = None) -> dict[str, object]:

@@ -1,4 +1,4 @@
-from ingest.canonical_url import article_id, canonicalize_url, source_domain
+from ingest.message.canonical_url import article_id, canonicalize_url, source_domain
 
 
 def test_tracking_parameters_fragment_and_case_are_dropped() -> None:

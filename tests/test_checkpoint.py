@@ -18,16 +18,16 @@ from kafka.errors import CommitFailedError, KafkaTimeoutError, MessageSizeTooLar
 from kafka.structs import OffsetAndMetadata
 
 from enrich.alerts import Alert, AlertPublishError
-from enrich.article_index import BulkOutcome, IndexUnavailable, ItemFailure
-from enrich.batch_backoff import BatchAbandoned, PausingWait, retrying
-from enrich.checkpoint import (
+from enrich.dedup.cluster_lookup import BandLookup
+from enrich.dlq.dead_letters import DeadLetter
+from enrich.index.article_index import BulkOutcome, IndexUnavailable, ItemFailure
+from enrich.worker.batch_backoff import BatchAbandoned, PausingWait, retrying
+from enrich.worker.checkpoint import (
     BatchCheckpoint,
     CheckpointCommitError,
     CheckpointProducerError,
     CheckpointProducerTimeout,
 )
-from enrich.cluster_lookup import BandLookup
-from enrich.dead_letters import DeadLetter
 
 TOPIC = "news.articles"
 

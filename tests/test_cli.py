@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from enrich.worker import run_worker
-from flows.cli import cli
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.worker.loop import run_worker
+from flows.cli.main import cli
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke

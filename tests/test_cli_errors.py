@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flows.cli import cli
+from flows.cli.main import cli
 from infra.embedded_stack import free_port
-from ingest.feeds_config import load_feeds
+from ingest.feeds.feeds_config import load_feeds
 from tests.conftest import REPO
 
 

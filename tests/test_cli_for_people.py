@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from flows.demo_site_server import DemoSite
-from ingest.es_client import make_es
-from ingest.feed_state import FeedStateStore
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedStateStore
 from tests.conftest import REPO
 from tests.support.cli import invoke
 from tests.support.kafka_tools import read_all
@@ -65,7 +65,7 @@ def test_feeds_poll_polls_one_feed_now(desk: tuple[Settings, str]) -> None:
 
 
 def test_rollover_dry_run_prints_the_current_age_docs_and_size(settings: Settings) -> None:
-    from enrich.article_index import ArticleIndex
+    from enrich.index.article_index import ArticleIndex
 
     ensure_topics(settings)
     es = make_es(settings)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich.cluster_lookup import BandLookup, ClusterLookup
-from enrich.near_duplicates import band_keys, minhash_signature
-from enrich.worker import run_worker
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.dedup.cluster_lookup import BandLookup, ClusterLookup
+from enrich.dedup.near_duplicates import band_keys, minhash_signature
+from enrich.worker.loop import run_worker
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import CORPORA, REPO
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.content_type_gate import (
+from ingest.fetch.content_type_gate import (
     looks_like_html_document,
     media_type,
     refuse_body,

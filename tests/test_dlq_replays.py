@@ -8,10 +8,10 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from enrich.dead_letter_admin import read_dead_letters
-from enrich.worker import run_worker
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.dlq.dead_letter_admin import read_dead_letters
+from enrich.worker.loop import run_worker
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.support.cli import invoke
 from tests.support.kafka_tools import produce, read_all
 

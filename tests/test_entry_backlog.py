@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.entry_backlog import newest_first, select_entries
-from ingest.feed_parse import FeedEntry
+from ingest.feeds.feed_parse import FeedEntry
+from ingest.poll.entry_backlog import newest_first, select_entries
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

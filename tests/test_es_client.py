@@ -1,4 +1,4 @@
-"""The one "ensure index" helper (ingest/es_client.py) against the embedded Elasticsearch:
+"""The one "ensure index" helper (ingest/common/es_client.py) against the embedded Elasticsearch:
 created once, grown after, a racing creator's refusal read as "exists", other refusals raised."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import threading
 import pytest
 from elasticsearch import BadRequestError
 
-from ingest.es_client import create_index_if_missing, ensure_index, make_es
-from ingest.settings import Settings
+from ingest.common.es_client import create_index_if_missing, ensure_index, make_es
+from ingest.common.settings import Settings
 
 
 def test_ensure_index_creates_once_then_only_grows_the_mapping(settings: Settings) -> None:

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from ingest.extraction import (
+from ingest.extract.extraction import (
     MAX_HTML_BYTES,
     Extracted,
     ExtractionFailed,

@@ -7,7 +7,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from ingest.extraction_drift import (
+from ingest.extract.extraction_drift import (
     DomainDriftState,
     DriftPolicy,
     ExtractionDriftTracker,

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from click.testing import CliRunner
 
-from flows.cli import cli
-from ingest.es_client import make_es
-from ingest.extraction_drift import DomainDriftState, ExtractionDriftTracker
-from ingest.extraction_drift_store import DriftRecorder, DriftStore
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_once, prepare_ingest
-from ingest.settings import Settings
+from flows.cli.main import cli
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.extract.extraction_drift import DomainDriftState, ExtractionDriftTracker
+from ingest.extract.extraction_drift_store import DriftRecorder, DriftStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.poll.poll_run import poll_once, prepare_ingest
 from tests.support.http_fixture_server import FixtureServer
 
 

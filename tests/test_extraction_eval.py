@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.extraction_eval import (
+from ingest.extract.extraction_eval import (
     EvalCorpusError,
     EvalPage,
     SnippetCounts,

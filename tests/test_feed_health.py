@@ -1,7 +1,7 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from ingest.feed_health import (
+from ingest.feeds.feed_health import (
     BLOCK_AFTER,
     BLOCKED_PROBE_S,
     JITTER,
@@ -10,7 +10,7 @@ from ingest.feed_health import (
     record_failure,
     record_success,
 )
-from ingest.feed_state import FeedState
+from ingest.feeds.feed_state import FeedState
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -124,7 +124,7 @@ def test_status_changes_are_described_with_their_reason() -> None:
 
 
 def test_policy_from_settings() -> None:
-    from ingest.settings import Settings
+    from ingest.common.settings import Settings
 
     assert HealthPolicy.from_settings(Settings(_env_file=None)) == HealthPolicy()  # type: ignore[call-arg]
     custom = Settings(_env_file=None, feed_block_after=3, feed_max_backoff_s=600,  # type: ignore[call-arg]

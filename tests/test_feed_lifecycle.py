@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from ingest.es_client import make_es
-from ingest.feed_health import BLOCK_AFTER, BLOCKED_PROBE_S
-from ingest.feed_state import FeedState, FeedStateStore
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_due
-from ingest.poller import PollReport
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_health import BLOCK_AFTER, BLOCKED_PROBE_S
+from ingest.feeds.feed_state import FeedState, FeedStateStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.poll.poll_run import poll_due
+from ingest.poll.poller import PollReport
 from tests.support.http_fixture_server import FixtureServer, Route
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -68,7 +68,7 @@ def test_backoff_then_blocked_then_recovered_by_the_daily_probe(
     light: Settings, states: FeedStateStore, fixture_server: FixtureServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ingest.poller")
+    caplog.set_level(logging.INFO, logger="ingest.poll.poller")
     clock = Clock(T0)
     feed = FeedConfig(name="flaky", url=fixture_server.url("/flaky.xml"))  # type: ignore[arg-type]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feed_parse import FeedParseError, parse_feed
+from ingest.feeds.feed_parse import FeedParseError, parse_feed
 from tests.conftest import CORPORA
 
 FEEDS = CORPORA / "feeds"

@@ -1,6 +1,6 @@
-from ingest.feed_registry import merge, problems, same_feed_url, status_counts
-from ingest.feed_state import FeedState
-from ingest.feeds_config import FeedConfig
+from ingest.feeds.feed_registry import merge, problems, same_feed_url, status_counts
+from ingest.feeds.feed_state import FeedState
+from ingest.feeds.feeds_config import FeedConfig
 
 
 def config(name: str, enabled: bool = True) -> FeedConfig:

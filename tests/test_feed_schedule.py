@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.feed_schedule import (
+from ingest.feeds.feed_schedule import (
     Floor,
     PublishingStats,
     SchedulePolicy,
@@ -123,7 +123,7 @@ def test_policy_bounds_are_checked() -> None:
 
 
 def test_policy_from_settings() -> None:
-    from ingest.settings import Settings
+    from ingest.common.settings import Settings
 
     custom = Settings(_env_file=None, poll_interval_s=600, poll_min_interval_s=120,  # type: ignore[call-arg]
                       poll_max_interval_s=7200, poll_publish_factor=0.25)

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flows.cli_feeds import feeds
-from ingest.es_client import make_es
-from ingest.feed_state import FeedState, FeedStateStore
-from ingest.feeds_config import load_feeds
-from ingest.opml import parse_opml
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from flows.cli.feeds import feeds
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedState, FeedStateStore
+from ingest.feeds.feeds_config import load_feeds
+from ingest.feeds.opml import parse_opml
+from ingest.poll.poll_run import poll_once
 from tests.support.http_fixture_server import FixtureServer
 
 OPML = Path(__file__).parent / "fixtures" / "opml" / "reader-export.opml"

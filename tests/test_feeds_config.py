@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feeds_config import FeedsFile, load_feeds
-from ingest.yaml_config import ConfigError, parse_yaml_model
+from ingest.common.yaml_config import ConfigError, parse_yaml_model
+from ingest.feeds.feeds_config import FeedsFile, load_feeds
 
 REPO = Path(__file__).resolve().parent.parent
 

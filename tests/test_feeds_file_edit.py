@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feeds_config import FeedConfig, load_feeds
-from ingest.feeds_file_edit import (
+from ingest.common.yaml_config import ConfigError
+from ingest.feeds.feeds_config import FeedConfig, load_feeds
+from ingest.feeds.feeds_file_edit import (
     FeedsFileEditError,
     add_feeds,
     add_feeds_text,
     remove_feed,
     remove_feed_text,
 )
-from ingest.yaml_config import ConfigError
 from tests.conftest import REPO
 
 FLOW = """\
@@ -150,8 +150,8 @@ def test_file_edits_are_atomic_and_serialised(tmp_path: Path) -> None:
 
 
 def _load_text(text: str) -> list[FeedConfig]:
-    from ingest.feeds_config import FeedsFile
-    from ingest.yaml_config import parse_yaml_model
+    from ingest.common.yaml_config import parse_yaml_model
+    from ingest.feeds.feeds_config import FeedsFile
 
     return parse_yaml_model(text, FeedsFile, Path("t.yaml")).feeds
 

@@ -10,14 +10,14 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from enrich.worker import run_worker
-from ingest.article import TIMING_KEYS
-from ingest.es_client import make_es
-from ingest.feed_state import FeedStateStore
-from ingest.feeds_config import FeedConfig
-from ingest.kafka_topics import ensure_topics
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from enrich.worker.loop import run_worker
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedStateStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.message.article import TIMING_KEYS
+from ingest.poll.poll_run import poll_once
 from tests.support.articles import make_article
 from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer, delayed
 from tests.support.kafka_tools import produce, read_all

@@ -12,19 +12,19 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from enrich.alerts.alert_store import AlertStore
-from enrich.article_index import ArticleIndex
-from enrich.freshness_report import (
+from enrich.index.article_index import ArticleIndex
+from enrich.search.freshness_report import (
     SPANS,
     AggregationUnsupported,
     aggregation_body,
     freshness_report,
     parse_aggregations,
 )
-from flows.cli_freshness import format_seconds
-from ingest.article import Timings, iso_utc, utcnow
-from ingest.es_client import make_es
-from ingest.settings import Settings
-from ingest.timing_hops import SEARCHABLE_TO_ALERT
+from flows.cli.freshness import format_seconds
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.message.article import Timings, iso_utc, utcnow
+from ingest.message.timing_hops import SEARCHABLE_TO_ALERT
 from tests.support.articles import make_article
 from tests.support.cli import invoke
 

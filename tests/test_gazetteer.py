@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from enrich.gazetteer import Gazetteer, load_gazetteer
-from enrich.gazetteer_config import Place, load_gazetteer_config
-from ingest.yaml_config import ConfigError
+from enrich.entities.gazetteer import Gazetteer, load_gazetteer
+from enrich.entities.gazetteer_config import Place, load_gazetteer_config
+from ingest.common.yaml_config import ConfigError
 from tests.conftest import CORPORA, REPO
 
 ACTORS = REPO / "config" / "actors.yaml"

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ingest.host_politeness import HostPoliteness
+from ingest.fetch.host_politeness import HostPoliteness
 
 
 class FakeClock:

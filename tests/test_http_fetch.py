@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.body_decoding import utf8_for_feedparser
-from ingest.feed_parse import parse_feed
-from ingest.host_politeness import HostPoliteness
-from ingest.http_fetch import ERROR_KINDS, Fetcher, FetchError, FetchPolicy
-from ingest.settings import Settings
+from ingest.common.settings import Settings
+from ingest.feeds.feed_parse import parse_feed
+from ingest.fetch.body_decoding import utf8_for_feedparser
+from ingest.fetch.host_politeness import HostPoliteness
+from ingest.fetch.http_fetch import ERROR_KINDS, Fetcher, FetchError, FetchPolicy
 from tests.support.hostile_server import (
     ETAG,
     RSS_FEED,

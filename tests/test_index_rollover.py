@@ -14,14 +14,14 @@ import pytest
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
-from enrich.article_index import ArticleIndex
-from enrich.enricher import Enricher
-from enrich.index_rollover import RolloverConditions
-from enrich.reprocess import reprocess
-from enrich.worker import run_worker
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.index.article_index import ArticleIndex
+from enrich.index.index_rollover import RolloverConditions
+from enrich.index.reprocess import reprocess
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import run_worker
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke
@@ -120,7 +120,7 @@ def test_the_worker_rolls_over_when_a_condition_is_met(
     ensure_topics(settings)
     produce(settings.kafka_bootstrap, settings.articles_topic,
             [(b"k", make_article(n).to_bytes()) for n in range(3)])
-    caplog.set_level(logging.INFO, logger="enrich.worker")
+    caplog.set_level(logging.INFO, logger="enrich.worker.loop")
     assert run_worker(settings, until_idle_s=4).indexed == 3
 
     with make_es(settings) as es:

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from infra.container_identity import replica_name
-from ingest.settings import Settings
-from ingest.timing_hops import END_TO_END, HOPS
+from ingest.common.settings import Settings
+from ingest.message.timing_hops import END_TO_END, HOPS
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from enrich.language import detect_language
+from enrich.tagging.language import detect_language
 from tests.conftest import CORPORA
 
 

@@ -3,7 +3,7 @@ nothing else does (pure logic, no extraction)."""
 
 from __future__ import annotations
 
-from ingest.lead_recovery import lead_probes, missing_lead, shown_in_page, with_lead
+from ingest.extract.lead_recovery import lead_probes, missing_lead, shown_in_page, with_lead
 
 LEAD = "Rescue teams in Idlib searched for survivors after a night of shelling, officials said."
 BODY = "Shelling hit Idlib overnight, residents said on Sunday.\nThe market was closed."

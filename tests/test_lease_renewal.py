@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.es_client import make_es
-from ingest.feed_leases import Claim, claim_due, register
-from ingest.feed_state import FeedStateStore, StaleVersion
-from ingest.feeds_config import FeedConfig
-from ingest.lease_renewal import LeaseKeeper
-from ingest.poll_run import poll_due
-from ingest.poller import PollReport
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_leases import Claim, claim_due, register
+from ingest.feeds.feed_state import FeedStateStore, StaleVersion
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.feeds.lease_renewal import LeaseKeeper
+from ingest.poll.poll_run import poll_due
+from ingest.poll.poller import PollReport
 from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer, delayed
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Moving a deployment's stored articles onto the new mapping (enrich/mapping_migration.py), on
+"""Moving a deployment's stored articles onto the new mapping (enrich/index/mapping_migration.py),
+on
 the embedded Elasticsearch: an index created with the old mapping (the template as it was
 before per-language analysis, tests/fixtures/articles-template-v1.json) is migrated behind the
 alias with no lost and no doubled id, searches answer throughout, and an interrupted run
@@ -14,9 +15,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich.article_index import ArticleIndex, articles_template
-from enrich.enricher import Enricher
-from enrich.mapping_migration import (
+from enrich.index.article_index import ArticleIndex, articles_template
+from enrich.index.mapping_migration import (
     compat_properties,
     index_versions,
     migrate,
@@ -25,12 +25,13 @@ from enrich.mapping_migration import (
     template_version,
     upgrade_document,
 )
-from enrich.search import search_articles
-from enrich.worker import run_worker
-from ingest.article import Article
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.search.search import search_articles
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import run_worker
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.message.article import Article
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from enrich.mention_context import dateline_head, in_enumeration
-from enrich.text_normalize import normalize_text
+from enrich.tagging.mention_context import dateline_head, in_enumeration
+from enrich.tagging.text_normalize import normalize_text
 
 
 def enumerated(sentence: str, word: str) -> bool:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 from prometheus_client import CollectorRegistry
 
-from enrich.worker import run_worker
+from enrich.worker.loop import run_worker
 from infra.embedded_stack import free_port
-from ingest.es_client import make_es
-from ingest.feed_metrics import FeedStateCollector
-from ingest.feeds_config import FeedConfig
-from ingest.kafka_topics import ensure_topics
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.feeds.feed_metrics import FeedStateCollector
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.poll.poll_run import poll_once
 from tests.support.articles import make_article
 from tests.support.http_fixture_server import FixtureServer
 from tests.support.kafka_tools import produce

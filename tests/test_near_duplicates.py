@@ -12,7 +12,7 @@ import zlib
 import pytest
 import trafilatura
 
-from enrich.near_duplicates import (
+from enrich.dedup.near_duplicates import (
     BANDS,
     NUM_PERM,
     SHINGLE_WORDS,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ingest.feeds_config import FeedConfig, FeedsFile
-from ingest.opml import NEWSWATCH_NS, OpmlError, feeds_to_opml, parse_opml
+from ingest.feeds.feeds_config import FeedConfig, FeedsFile
+from ingest.feeds.opml import NEWSWATCH_NS, OpmlError, feeds_to_opml, parse_opml
 from tests.support.http_fixture_server import FixtureServer, Route
 
 FIXTURE = Path(__file__).parent / "fixtures" / "opml" / "reader-export.opml"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from flows.demo_site_server import DemoSite
-from ingest.es_client import make_es
-from ingest.feed_state import FeedStateStore
-from ingest.feeds_config import FeedConfig
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_state import FeedStateStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.poll.poll_run import poll_once
 from tests.support.http_fixture_server import FixtureServer
 from tests.support.kafka_tools import read_all
 

@@ -25,7 +25,7 @@ import yaml
 from flows.demo_site_server import DemoSite
 from infra.embedded_stack import free_port
 from infra.prefect_server import prefect_env, start_prefect_server, wait_healthy
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 from tests.support.kafka_tools import read_all
 from tests.test_infra_files import command_text, load_compose
 

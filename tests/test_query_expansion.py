@@ -1,12 +1,12 @@
 """`--any-language`: query words naming a known place, actor or topic become all their names
-(enrich/query_expansion.py), with the project's own gazetteers and taxonomy."""
+(enrich/search/query_expansion.py), with the project's own gazetteers and taxonomy."""
 
 from __future__ import annotations
 
 import pytest
 
-from enrich.query_expansion import NameTable, expand_query, name_key, whole_query_names
-from enrich.search import build_query
+from enrich.search.query_expansion import NameTable, expand_query, name_key, whole_query_names
+from enrich.search.search import build_query
 from tests.conftest import REPO
 
 

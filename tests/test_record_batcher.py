@@ -1,4 +1,4 @@
-"""How the worker gathers a batch (enrich/record_batcher.py), with a fake consumer and a fake
+"""How the worker gathers a batch (enrich/worker/record_batcher.py), with a fake consumer and a fake
 clock: a batch closes at N records or after the linger, whichever comes first, and every wait
 is a bounded poll with the partitions paused."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from enrich.record_batcher import RecordBatcher, finish_orphaned_join
+from enrich.worker.record_batcher import RecordBatcher, finish_orphaned_join
 
 TP0, TP1, TP_NEW = (TopicPartition("a", p) for p in (0, 1, 2))
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from enrich.article_index import ArticleIndex
-from enrich.enricher import Enricher
-from enrich.reprocess import count_selected, reprocess
-from enrich.worker import run_worker
-from flows.cli import cli
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.index.article_index import ArticleIndex
+from enrich.index.reprocess import count_selected, reprocess
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import run_worker
+from flows.cli.main import cli
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
+from ingest.fetch.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
 
 NOW = datetime(2025, 7, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from ingest.http_fetch import Fetcher, FetchPolicy
-from ingest.robots import RobotsCache, parse_robots, product_token, robots_url
+from ingest.fetch.http_fetch import Fetcher, FetchPolicy
+from ingest.fetch.robots import RobotsCache, parse_robots, product_token, robots_url
 from tests.support.http_fixture_server import FixtureServer, Route
 
 ROBOTS = """\

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from enrich.worker import run_worker
+from enrich.worker.loop import run_worker
 from infra.embedded_stack import free_port
-from ingest.article import Article
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.message.article import Article
 from tests.support.articles import T0, make_article
 from tests.support.cli import invoke
 from tests.support.kafka_tools import produce

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich.article_index import ArticleIndex
-from enrich.search_eval import QUERIES, item_article, relevant
-from enrich.worker import run_worker
+from enrich.index.article_index import ArticleIndex
+from enrich.search.search_eval import QUERIES, item_article, relevant
+from enrich.worker.loop import run_worker
 from infra.embedded_stack import StackEndpoints
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import CORPORA, REPO
 from tests.support.cli import invoke
 from tests.support.kafka_tools import produce

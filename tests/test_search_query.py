@@ -1,11 +1,11 @@
-"""The search request and query-text rules, without a server (enrich/search.py,
-enrich/search_fields.py)."""
+"""The search request and query-text rules, without a server (enrich/search/search.py,
+enrich/search/search_fields.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from enrich.search import (
+from enrich.search.search import (
     SEARCH_FIELDS,
     SearchFilters,
     build_query,
@@ -14,7 +14,7 @@ from enrich.search import (
     query_languages,
     to_simple_query_string,
 )
-from enrich.search_fields import SEARCH_LANGUAGES, language_fields, script_language
+from enrich.search.search_fields import SEARCH_LANGUAGES, language_fields, script_language
 
 
 def test_operators_become_simple_query_string_syntax() -> None:
@@ -66,7 +66,7 @@ def test_filters() -> None:
     assert {"terms": {"language": ["ar", "fa"]}} in clauses
     assert {"terms": {"places": ["saraqib"]}} in clauses
     # A bare until date includes its whole day; a time is taken as given.
-    # Dated by published, else fetched (enrich/article_date.py).
+    # Dated by published, else fetched (enrich/index/article_date.py).
     assert {"range": {"published_or_fetched": {"gte": "2024-01-01", "lt": "2024-02-01"}}} \
         in clauses
     until = SearchFilters(until=datetime(2024, 1, 31, 12)).clauses()

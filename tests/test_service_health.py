@@ -6,7 +6,7 @@ import pytest
 
 from infra.embedded_stack import free_port
 from infra.service_health import problems
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 
 @pytest.mark.integration

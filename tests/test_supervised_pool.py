@@ -8,7 +8,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from ingest.supervised_pool import JobTimedOut, SupervisedPool, WorkerDied
+from ingest.extract.supervised_pool import JobTimedOut, SupervisedPool, WorkerDied
 from tests.support.pool_jobs import (
     allocate,
     exit_abruptly,

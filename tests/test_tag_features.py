@@ -1,4 +1,4 @@
-"""Evidence features of one topic in one item (enrich/tag_features.py)."""
+"""Evidence features of one topic in one item (enrich/tagging/tag_features.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from enrich.tag_features import FEATURE_NAMES, CountryWeights, MentionFacts, topic_features
+from enrich.tagging.tag_features import FEATURE_NAMES, CountryWeights, MentionFacts, topic_features
 
 
 def mention(start: int, points: float = 1.0, *, title: bool = False, listed: bool = False,

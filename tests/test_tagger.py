@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from enrich.enricher import load_tagger
-from enrich.language import detect_language
-from enrich.tagger import Tagger
-from enrich.taxonomy import parse_taxonomy
+from enrich.tagging.language import detect_language
+from enrich.tagging.tagger import Tagger
+from enrich.tagging.taxonomy import parse_taxonomy
+from enrich.worker.enricher import load_tagger
 from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parent.parent

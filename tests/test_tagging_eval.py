@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from enrich.enricher import load_tagger
-from enrich.tagging_eval import (
+from enrich.tagging.tagging_eval import (
     LabelledItem,
     Scores,
     cross_validate,
@@ -19,6 +18,7 @@ from enrich.tagging_eval import (
     score_predictions,
     target_misses,
 )
+from enrich.worker.enricher import load_tagger
 from tests.conftest import CORPORA
 
 REPO = Path(__file__).resolve().parent.parent

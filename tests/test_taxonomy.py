@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from enrich.taxonomy import TermKind, load_taxonomy, parse_taxonomy
-from ingest.yaml_config import ConfigError
+from enrich.tagging.taxonomy import TermKind, load_taxonomy, parse_taxonomy
+from ingest.common.yaml_config import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 TOPICS = REPO / "config" / "topics.yaml"

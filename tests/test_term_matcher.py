@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from enrich.term_matcher import TermHit, TermMatcher
-from enrich.text_normalize import is_arabic_script, is_word_char, normalize_text
+from enrich.tagging.term_matcher import TermHit, TermMatcher
+from enrich.tagging.text_normalize import is_arabic_script, is_word_char, normalize_text
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_fold_table_commutes_with_case_folding() -> None:
     """Why one pass after casefold() is enough: case folding leaves every replacement as it
     is, no replacement is itself folded again, and every cased variant of a folded character
     reaches the table through casefold()."""
-    from enrich.text_normalize import _FOLD
+    from enrich.tagging.text_normalize import _FOLD
 
     for char, replacement in _FOLD.items():
         assert replacement.casefold() == replacement

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from enrich.worker import decode_article
-from ingest.article import TIMING_KEYS, Article, Timings
-from ingest.timing_hops import END_TO_END, HOPS, percentile, span_seconds, summarize
+from enrich.worker.loop import decode_article
+from ingest.message.article import TIMING_KEYS, Article, Timings
+from ingest.message.timing_hops import END_TO_END, HOPS, percentile, span_seconds, summarize
 from tests.support.articles import make_article
 
 T = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -94,7 +94,7 @@ def test_a_resumed_alert_delivery_times_from_when_the_alert_was_recorded() -> No
 def test_searchable_to_alert_delivered_is_observed_in_seconds() -> None:
     from prometheus_client import REGISTRY
 
-    from ingest.freshness_metrics import observe_alert_delivered
+    from ingest.common.freshness_metrics import observe_alert_delivered
 
     labels = {"span": "searchable_to_alert_delivered"}
     count = REGISTRY.get_sample_value("newswatch_freshness_end_to_end_seconds_count", labels)

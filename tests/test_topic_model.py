@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from enrich.tag_features import FEATURE_NAMES
-from enrich.topic_model import (
+from enrich.tagging.tag_features import FEATURE_NAMES
+from enrich.tagging.topic_model import (
     TopicModel,
     fit_topic_model,
     fitted_on_now,
     load_topic_model,
     write_topic_model,
 )
-from ingest.yaml_config import ConfigError
+from ingest.common.yaml_config import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAuthorizationFailedError
 from pydantic import ValidationError
 
-from ingest.kafka_topics import _lengthen_retention, ensure_topics, topic_retention_ms
-from ingest.settings import Settings
-from ingest.topic_retention import FOREVER, is_longer, retention_to_set
+from ingest.common.kafka_topics import _lengthen_retention, ensure_topics, topic_retention_ms
+from ingest.common.settings import Settings
+from ingest.common.topic_retention import FOREVER, is_longer, retention_to_set
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR

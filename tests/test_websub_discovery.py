@@ -3,8 +3,8 @@ topic is the rel=self URL."""
 
 from __future__ import annotations
 
-from ingest.feed_parse import parse_feed
-from ingest.websub_discovery import Discovery, discover, link_header_relations
+from ingest.feeds.feed_parse import parse_feed
+from ingest.websub.websub_discovery import Discovery, discover, link_header_relations
 
 RSS_WITH_HUB = b"""<?xml version="1.0"?>
 <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.http_fetch import FetchPolicy
-from ingest.websub_hub_client import HubClient
+from ingest.fetch.http_fetch import FetchPolicy
+from ingest.websub.websub_hub_client import HubClient
 from tests.support.websub_hub import WebSubHub
 
 OPEN = FetchPolicy(user_agent="newswatch-test", allow_private_networks=True)

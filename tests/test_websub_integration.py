@@ -18,21 +18,21 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
-from flows.cli_feeds import feeds
+from flows.cli.feeds import feeds
 from infra.embedded_stack import free_port
-from ingest.es_client import make_es
-from ingest.feed_metrics import FeedStateCollector
-from ingest.feed_state import FeedStateStore
-from ingest.feeds_config import FeedConfig
-from ingest.http_fetch import FetchPolicy
-from ingest.poll_run import open_poller, poll_once, prepare_ingest
-from ingest.settings import Settings
-from ingest.websub_callback import CallbackServer
-from ingest.websub_hub_client import HubClient
-from ingest.websub_policy import WebSubPolicy
-from ingest.websub_service import DELIVERIES, WebSubService, websub_running
-from ingest.websub_signature import sign
-from ingest.websub_state import Subscription, SubscriptionStore
+from ingest.common.es_client import make_es
+from ingest.common.settings import Settings
+from ingest.feeds.feed_metrics import FeedStateCollector
+from ingest.feeds.feed_state import FeedStateStore
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.fetch.http_fetch import FetchPolicy
+from ingest.poll.poll_run import open_poller, poll_once, prepare_ingest
+from ingest.websub.websub_callback import CallbackServer
+from ingest.websub.websub_hub_client import HubClient
+from ingest.websub.websub_policy import WebSubPolicy
+from ingest.websub.websub_service import DELIVERIES, WebSubService, websub_running
+from ingest.websub.websub_signature import sign
+from ingest.websub.websub_state import Subscription, SubscriptionStore
 from tests.conftest import REPO
 from tests.support.http_fixture_server import ARTICLE_PAGE, FixtureServer
 from tests.support.kafka_tools import read_all
@@ -48,7 +48,7 @@ class Clock:
         self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
-        from ingest.article import utcnow
+        from ingest.message.article import utcnow
 
         return utcnow() + self.offset
 

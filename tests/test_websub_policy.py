@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.websub_callback import callback_path, parse_callback_path
-from ingest.websub_discovery import Discovery
-from ingest.websub_policy import (
+from ingest.websub.websub_callback import callback_path, parse_callback_path
+from ingest.websub.websub_discovery import Discovery
+from ingest.websub.websub_policy import (
     WebSubPolicy,
     after_denied,
     after_missed,
@@ -26,7 +26,7 @@ from ingest.websub_policy import (
     renewal_rotates,
     verification_accepted,
 )
-from ingest.websub_state import Subscription
+from ingest.websub.websub_state import Subscription
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = WebSubPolicy(lease_s=864000, verify_timeout_s=300, retry_s=600, max_retry_s=7200,

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from ingest.websub_signature import check_signature, sign
+from ingest.websub.websub_signature import check_signature, sign
 
 BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 SECRET = "s3cret-of-this-subscription"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from enrich.term_matcher import TermMatcher
-from enrich.text_normalize import normalize_text
-from enrich.word_forms import (
+from enrich.tagging.term_matcher import TermMatcher
+from enrich.tagging.text_normalize import normalize_text
+from enrich.tagging.word_forms import (
     arabic_prefix_ok,
     persian_joined_variants,
     russian_forms,

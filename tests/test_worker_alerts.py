@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from enrich.alerts.webhook_receiver import WebhookReceiver
-from enrich.worker import run_worker
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.worker.loop import run_worker
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.conftest import REPO, SHARED
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce, read_all

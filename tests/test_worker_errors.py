@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from enrich import metrics
-from enrich.alerts import rule_matching
-from enrich.dead_letters import DeadLetter
-from enrich.enricher import Enricher
-from enrich.worker import EnrichWorker, make_consumer, make_side_producer, run_worker
-from ingest.article import Article
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.alerts.rules import rule_matching
+from enrich.dlq.dead_letters import DeadLetter
+from enrich.worker import metrics
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import EnrichWorker, make_consumer, make_side_producer, run_worker
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.message.article import Article
 from tests.conftest import REPO, SHARED
 from tests.support.articles import make_article
 from tests.support.cli import invoke

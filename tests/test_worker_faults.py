@@ -8,13 +8,19 @@ import time
 
 from elasticsearch import Elasticsearch
 
-from enrich.consumer_lag import group_lag
-from enrich.enricher import Enricher
-from enrich.worker import EnrichWorker, WorkerStats, leave_group, make_consumer, make_side_producer
+from enrich.worker.consumer_lag import group_lag
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import (
+    EnrichWorker,
+    WorkerStats,
+    leave_group,
+    make_consumer,
+    make_side_producer,
+)
 from infra.embedded_stack import StackEndpoints, is_up, start_service, stop_service
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce
 

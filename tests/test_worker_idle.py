@@ -15,11 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from enrich.enricher import Enricher
-from enrich.worker import EnrichWorker, WorkerStats, leave_group, make_consumer, make_side_producer
-from ingest.es_client import make_es
-from ingest.kafka_topics import ensure_topics
-from ingest.settings import Settings
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import (
+    EnrichWorker,
+    WorkerStats,
+    leave_group,
+    make_consumer,
+    make_side_producer,
+)
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce
 

@@ -13,17 +13,17 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from enrich.dead_letters import DeadLetter
-from enrich.enricher import Enricher
-from enrich.search import search_articles
-from enrich.worker import EnrichWorker, make_consumer, make_side_producer, run_worker
+from enrich.dlq.dead_letters import DeadLetter
+from enrich.search.search import search_articles
+from enrich.worker.enricher import Enricher
+from enrich.worker.loop import EnrichWorker, make_consumer, make_side_producer, run_worker
 from flows.demo_site_server import DemoSite
-from ingest.article import Article
-from ingest.es_client import make_es
-from ingest.feeds_config import FeedConfig
-from ingest.kafka_topics import ensure_topics
-from ingest.poll_run import poll_once
-from ingest.settings import Settings
+from ingest.common.es_client import make_es
+from ingest.common.kafka_topics import ensure_topics
+from ingest.common.settings import Settings
+from ingest.feeds.feeds_config import FeedConfig
+from ingest.message.article import Article
+from ingest.poll.poll_run import poll_once
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce, read_all
 

@@ -24,20 +24,20 @@ if TYPE_CHECKING:  # the real types for mypy; at run time names load on first us
         AlertPublishError,
         PublishResult,
     )
-    from enrich.alerts.rules_config import AlertRulesFile, load_alert_rules
+    from enrich.alerts.rules.rules_config import AlertRulesFile, load_alert_rules
     from enrich.alerts.signature import verify_signature
-    from ingest.yaml_config import ConfigError
+    from ingest.common.yaml_config import ConfigError
 
 _PUBLIC = {
     "Alert": "enrich.alerts.alert",
     "AlertEngine": "enrich.alerts.engine",
     "AlertEvaluationError": "enrich.alerts.engine",
     "AlertPublishError": "enrich.alerts.engine",
-    "AlertRulesFile": "enrich.alerts.rules_config",
-    "ConfigError": "ingest.yaml_config",
+    "AlertRulesFile": "enrich.alerts.rules.rules_config",
+    "ConfigError": "ingest.common.yaml_config",
     "DrainResult": "enrich.alerts.delivery",
     "PublishResult": "enrich.alerts.engine",
-    "load_alert_rules": "enrich.alerts.rules_config",
+    "load_alert_rules": "enrich.alerts.rules.rules_config",
     "verify_signature": "enrich.alerts.signature",
 }
 

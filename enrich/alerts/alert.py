@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from enrich.alerts.rule_matching import RuleMatch
-from enrich.alerts.rules_config import RuleConfig
+from enrich.alerts.rules.rule_matching import RuleMatch
+from enrich.alerts.rules.rules_config import RuleConfig
 
 
 def stable_id(*parts: str) -> str:

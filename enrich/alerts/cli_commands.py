@@ -19,13 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from enrich.alerts.durations import format_duration
-from enrich.alerts.rule_matching import RuleMatcher, explain_rule
-from enrich.alerts.rules_config import AlertRulesFile, RuleConfig
-from enrich.alerts.rules_watcher import read_rules
-from enrich.alerts.snippet import highlight_snippet, plain_snippet
-from ingest.settings import Settings
-from ingest.yaml_config import ConfigError
+from enrich.alerts.rules.durations import format_duration
+from enrich.alerts.rules.rule_matching import RuleMatcher, explain_rule
+from enrich.alerts.rules.rules_config import AlertRulesFile, RuleConfig
+from enrich.alerts.rules.rules_watcher import read_rules
+from enrich.alerts.rules.snippet import highlight_snippet, plain_snippet
+from ingest.common.settings import Settings
+from ingest.common.yaml_config import ConfigError
 
 # Fetches a page and extracts it: returns at least "text" (and "title", "language" if known).
 FetchPage = Callable[[str], Mapping[str, Any]]
@@ -53,7 +53,7 @@ def _load(settings: Settings, path: Path | None) -> tuple[AlertRulesFile, Path]:
 def _open_es(settings: Settings, es: Any) -> tuple[Any, bool]:
     if es is not None:
         return es, False
-    from ingest.es_client import make_es
+    from ingest.common.es_client import make_es
 
     return make_es(settings), True
 
@@ -170,7 +170,7 @@ def _doc_from_file(path: Path) -> dict[str, Any]:
             raise ValueError(f"{path}: a JSON file must hold one article object")
         return doc
     if path.suffix.lower() in (".html", ".htm"):
-        from ingest.extraction import extract_html
+        from ingest.extract.extraction import extract_html
 
         extracted = extract_html(raw)
         return {"title": extracted.title or "", "text": extracted.text,

@@ -30,7 +30,7 @@ from enrich.alerts.alert_store import AlertStore, AlertStoreUnavailable, Version
 from enrich.alerts.channels import Channel, DeliveryRejected
 from enrich.alerts.delivery_state import ChannelDelivery, Outcome, RetryPolicy, after_attempt
 from enrich.alerts.notification import Notification, alert_notification, digest_notification
-from ingest.freshness_metrics import observe_alert_delivered
+from ingest.common.freshness_metrics import observe_alert_delivered
 
 log = logging.getLogger(__name__)
 

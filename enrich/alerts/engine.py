@@ -39,10 +39,10 @@ from enrich.alerts.alert_store import AlertStore, AlertStoreUnavailable
 from enrich.alerts.channels import ChannelResources
 from enrich.alerts.delivery import Deliverer, DeliveryJob, DrainResult
 from enrich.alerts.delivery_state import RetryPolicy, initial_deliveries
-from enrich.alerts.rule_matching import RuleEvaluationError, RuleFailure, RuleMatch
-from enrich.alerts.rules_config import RuleConfig
-from enrich.alerts.rules_watcher import RulesWatcher
-from enrich.alerts.ruleset import RuleSet
+from enrich.alerts.rules.rule_matching import RuleEvaluationError, RuleFailure, RuleMatch
+from enrich.alerts.rules.rules_config import RuleConfig
+from enrich.alerts.rules.rules_watcher import RulesWatcher
+from enrich.alerts.rules.ruleset import RuleSet
 from enrich.alerts.silence import (
     ALL_FEEDS,
     Subject,
@@ -51,7 +51,7 @@ from enrich.alerts.silence import (
     watched_subjects,
 )
 from enrich.alerts.suppression import DigestWindow, WindowState, digest_window, realert_decision
-from ingest.settings import Settings
+from ingest.common.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from enrich.alerts.alert import Alert
-from enrich.alerts.snippet import plain_snippet
+from enrich.alerts.rules.snippet import plain_snippet
 
 # A digest message lists at most this many alerts; the count says how many there were.
 DIGEST_LIST_LIMIT = 50

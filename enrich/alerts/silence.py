@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Literal
 
 from enrich.alerts.alert import Alert, stable_id
-from enrich.alerts.durations import format_duration
-from enrich.alerts.rules_config import RuleConfig
+from enrich.alerts.rules.durations import format_duration
+from enrich.alerts.rules.rules_config import RuleConfig
 
 SubjectKind = Literal["feed", "topic"]
 Subject = tuple[SubjectKind, str]

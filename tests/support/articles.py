@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest.article import Article
-from ingest.canonical_url import article_id, canonicalize_url
+from ingest.message.article import Article
+from ingest.message.canonical_url import article_id, canonicalize_url
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from flows.cli import cli
+from flows.cli.main import cli
 
 
 def invoke(*args: str) -> tuple[int, str]:

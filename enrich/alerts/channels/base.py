@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 
 class DeliveryFailed(Exception):

@@ -11,7 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from enrich.alerts.channels.base import ChannelResources, DeliveryFailed, DeliveryRejected
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 
 class ElasticsearchChannel:

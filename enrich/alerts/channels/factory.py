@@ -15,7 +15,7 @@ from enrich.alerts.channels.log_line import LogChannel
 from enrich.alerts.channels.slack import SlackChannel
 from enrich.alerts.channels.smtp_email import EmailChannel
 from enrich.alerts.channels.webhook import WebhookChannel
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 
 def build_channel(config: ChannelConfig, resources: ChannelResources) -> Channel:

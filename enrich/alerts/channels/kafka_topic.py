@@ -12,7 +12,7 @@ from kafka.errors import KafkaError
 
 from enrich.alerts.channels.base import ChannelResources, DeliveryFailed
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 
 class KafkaChannel:

@@ -7,7 +7,7 @@ import logging
 
 from enrich.alerts.channels.base import ChannelResources
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 log = logging.getLogger("newswatch.alerts")
 

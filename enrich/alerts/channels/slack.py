@@ -8,8 +8,8 @@ from typing import Any
 from enrich.alerts.channels.base import ChannelResources, target_url
 from enrich.alerts.channels.http_post import post_json
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
-from enrich.alerts.snippet import slack_snippet
+from enrich.alerts.rules.rules_config import ChannelConfig
+from enrich.alerts.rules.snippet import slack_snippet
 
 _SEVERITY_ICON = {"critical": ":rotating_light:", "high": ":warning:"}
 

@@ -13,7 +13,7 @@ from email.utils import formatdate
 
 from enrich.alerts.channels.base import ChannelResources, DeliveryFailed, DeliveryRejected
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 
 
 def email_message(config: ChannelConfig, note: Notification) -> EmailMessage:

@@ -13,7 +13,7 @@ import json
 from enrich.alerts.channels.base import ChannelResources, target_url
 from enrich.alerts.channels.http_post import post_json
 from enrich.alerts.notification import Notification
-from enrich.alerts.rules_config import ChannelConfig
+from enrich.alerts.rules.rules_config import ChannelConfig
 from enrich.alerts.signature import SIGNATURE_HEADER, sign_body
 
 

@@ -1,0 +1,3 @@
+"""Near-duplicates: MinHash/LSH signatures and the cross-worker cluster lookup through band
+pointers.
+"""

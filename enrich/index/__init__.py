@@ -1,0 +1,3 @@
+"""The articles index: bulk writes, the date rule, rollover, mapping migration, re-enrichment of
+stored documents.
+"""

@@ -1,0 +1,3 @@
+"""Analyst search: per-language fields, queries, expansion across scripts, statistics, freshness
+reports.
+"""

@@ -1,0 +1,3 @@
+"""Topic tagging: the taxonomy, term matching in every script, mention context, language, and the
+tagging evaluation.
+"""

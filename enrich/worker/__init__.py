@@ -1,0 +1,3 @@
+"""The enrichment worker: the consumer loop, the checkpoint that orders a batch's safety, the
+enricher, metrics, lag.
+"""

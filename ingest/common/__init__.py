@@ -1,0 +1,3 @@
+"""Plumbing every newswatch process shares: settings, clients, topics, logging, metrics serving,
+YAML config loading.
+"""

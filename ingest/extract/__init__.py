@@ -1,0 +1,3 @@
+"""Article text: trafilatura in a supervised process pool, extraction drift, and the extraction
+evaluation.
+"""

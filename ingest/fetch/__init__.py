@@ -1,0 +1,3 @@
+"""Fetching what strangers control: address guard, guarded sockets, bounded HTTP GET, decoding,
+politeness, robots.txt.
+"""

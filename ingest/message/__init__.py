@@ -1,0 +1,3 @@
+"""The Article message on `news.articles`: the contract enrich reads, its id, how it is built and
+produced.
+"""

@@ -1,0 +1,3 @@
+"""Poll runs: conditional GET of due feeds, new entries, page fetch and extraction, Articles
+produced; ingest metrics.
+"""

@@ -1,0 +1,3 @@
+"""WebSub push: hub discovery, subscriptions and their leases, the signed callback, fallback to
+polling.
+"""
