@@ -57,12 +57,20 @@ def test_a_whole_query_naming_one_entry_gives_its_names(table: NameTable) -> Non
     assert whole_query_names("Idlib shelling", used) == []
 
 
-def test_each_name_is_searched_in_its_own_scripts_fields() -> None:
-    body = build_query("", any_of_names=["Idlib", "إدلب", "Идлиб", "Jisr al-Shughur"])
+def test_one_word_names_share_one_match_and_phrases_keep_their_scripts_fields() -> None:
+    body = build_query("", any_of_names=["Idlib", "إدلب", "Идлиб", "Jisr al-Shughur",
+                                         "Джиср-эш-Шугур"])
     should = body["query"]["bool"]["must"][0]["bool"]["should"]
+    words = [c["multi_match"] for c in should if "multi_match" in c]
+    assert len(words) == 1  # one leaf query for all one-word names, whatever their script
+    assert words[0]["query"] == "Idlib إدلب Идлиб"
+    assert words[0]["operator"] == "or" and words[0]["type"] == "most_fields"
+    assert {"text_ru^1.0", "text_ar^1.0", "text_fa^1.0", "text_en^1.0", "text^1.5"} <= set(
+        words[0]["fields"])
     by_query = {c["simple_query_string"]["query"]: c["simple_query_string"]["fields"]
-                for c in should}
-    assert set(by_query) == {'Idlib | "Jisr al-Shughur"', "إدلب", "Идлиб"}
-    assert "text_ru^1.0" in by_query["Идлиб"] and "text_ar^1.0" not in by_query["Идлиб"]
-    assert "text_ar^1.0" in by_query["إدلب"] and "text_fa^1.0" in by_query["إدلب"]
+                for c in should if "simple_query_string" in c}
+    assert set(by_query) == {'"Jisr al-Shughur"', '"Джиср-эш-Шугур"'}
+    assert "text_ru^1.0" in by_query['"Джиср-эш-Шугур"']
+    assert "text_en^1.0" not in by_query['"Джиср-эш-Шугур"']
+    assert "text_ru^1.0" not in by_query['"Jisr al-Shughur"']
     assert {"text_ru", "text_ar", "text_en"} <= set(body["highlight"]["fields"])
