@@ -41,8 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from elasticsearch import helpers
 
 from bench.bench_pipeline import _CommitWatch, _forget, _new_run, _pages, _settings
-from bench.framework import BenchContext, Row, at_least, at_most, info
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from bench.framework import BenchContext, Row, at_least, at_most, info, private_stack
+from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.settings import Settings
 from ingest.extract.extraction import ExtractorPool
@@ -295,13 +295,8 @@ def _extraction_rate(pool: ExtractorPool, pages: list[tuple[str, bytes]]) -> flo
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    endpoints = StackEndpoints(ctx.scratch / "stack", "127.0.0.1", free_port(), "127.0.0.1",
-                               free_port())
-    stack_up(endpoints)
-    try:
+    with private_stack(ctx) as endpoints:
         return _measure(ctx, endpoints)
-    finally:
-        stack_down(endpoints)
 
 
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:

@@ -12,9 +12,9 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.framework import BenchContext, Row, at_most, info
+from bench.framework import BenchContext, Row, at_most, info, private_stack
 from enrich.worker.consumer_lag import group_lag
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from infra.embedded_stack import StackEndpoints
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from ingest.message.article import Article, utcnow
@@ -87,13 +87,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    endpoints = StackEndpoints(ctx.scratch / "stack", "127.0.0.1", free_port(), "127.0.0.1",
-                               free_port())
-    stack_up(endpoints)
-    try:
+    with private_stack(ctx) as endpoints:
         return _measure(ctx, endpoints)
-    finally:
-        stack_down(endpoints)
 
 
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:

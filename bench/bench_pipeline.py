@@ -35,9 +35,9 @@ from pathlib import Path
 from elasticsearch import NotFoundError, helpers
 from kafka import KafkaAdminClient
 
-from bench.framework import BenchContext, Row, at_most, info
+from bench.framework import BenchContext, Row, at_most, info, private_stack
 from enrich.index.article_index import articles_template
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
@@ -247,13 +247,8 @@ def _vm_hwm_kb(pid: int) -> int:
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    endpoints = StackEndpoints(ctx.scratch / "stack", "127.0.0.1", free_port(), "127.0.0.1",
-                               free_port())
-    stack_up(endpoints)
-    try:
+    with private_stack(ctx) as endpoints:
         return _measure(ctx, endpoints)
-    finally:
-        stack_down(endpoints)
 
 
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:

@@ -23,13 +23,11 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.framework import BenchContext, Row, at_most, info
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from bench.framework import BenchContext, Row, at_most, info, private_stack
+from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.settings import Settings
 from ingest.feeds.feed_state import FeedStateStore
@@ -166,24 +164,13 @@ def _settings(endpoints: StackEndpoints, ctx: BenchContext) -> Settings:
     return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
-@contextmanager
-def _stack(ctx: BenchContext) -> Iterator[StackEndpoints]:
-    endpoints = StackEndpoints(ctx.scratch / "polling-stack", "127.0.0.1", free_port(),
-                               "127.0.0.1", free_port())
-    stack_up(endpoints)
-    try:
-        yield endpoints
-    finally:
-        stack_down(endpoints)
-
-
 def _describe(report: PollReport) -> str:
     results = Counter(o.result for o in report.outcomes)
     return ", ".join(f"{k} {v}" for k, v in sorted(results.items()))
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    with _stack(ctx) as endpoints, FeedSite() as site:
+    with private_stack(ctx, "polling-stack") as endpoints, FeedSite() as site:
         settings = _settings(endpoints, ctx)
         feeds = [FeedConfig(name=f"bench-{i:04}", url=site.feed_url(i))  # type: ignore[arg-type]
                  for i in range(FEEDS)]

@@ -29,13 +29,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from bench.framework import BenchContext, Row, at_most, info
+from bench.framework import BenchContext, Row, at_most, info, private_stack
 from enrich.index.article_index import ArticleIndex
 from enrich.search.query_expansion import NameTable, expand_query, whole_query_names
 from enrich.search.search import search_articles
 from enrich.search.search_eval import QUERIES, item_article, load_items
 from enrich.worker.enricher import Enricher
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
 
 # The issue asks for 50,000; noida-db 0.2.3 answers a full-text query by a pass over every
 # document of each field searched (about 0.1-0.3 ms per document and field on these 2-core
@@ -50,17 +49,12 @@ BATCH = 200  # the worker's default batch size
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    endpoints = StackEndpoints(ctx.scratch / "search-stack", "127.0.0.1", free_port(),
-                               "127.0.0.1", free_port())
-    stack_up(endpoints)
-    try:
+    with private_stack(ctx, "search-stack") as endpoints:
         es = Elasticsearch(endpoints.es_url, request_timeout=900)
         try:
             return _measure(ctx, es)
         finally:
             es.close()
-    finally:
-        stack_down(endpoints)
 
 
 def _documents(ctx: BenchContext) -> list[dict[str, Any]]:

@@ -35,9 +35,9 @@ from pathlib import Path
 import httpx
 from elasticsearch import Elasticsearch
 
-from bench.framework import BenchContext, Row, at_most, info
+from bench.framework import BenchContext, Row, at_most, info, private_stack
 from enrich.alerts.webhook_receiver import WebhookReceiver
-from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.settings import Settings
 from ingest.extract.extraction_eval import load_eval_pages, read_page_html
@@ -146,13 +146,8 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 def rows(ctx: BenchContext) -> list[Row]:
-    endpoints = StackEndpoints(ctx.scratch / "stack", "127.0.0.1", free_port(), "127.0.0.1",
-                               free_port())
-    stack_up(endpoints)
-    try:
+    with private_stack(ctx) as endpoints:
         return _measure(ctx, endpoints)
-    finally:
-        stack_down(endpoints)
 
 
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:

@@ -8,10 +8,13 @@ inputs, interleaved), never against numbers remembered from another machine or d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
+
+from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
 
 # Functional form because one key, "pass", is a Python keyword. `target` is a comparison
 # such as ">= 0.9", or None for a row that informs and judges nothing (then "pass" is None);
@@ -55,3 +58,18 @@ def throughput(run: Callable[[], int]) -> float:
     items = run()
     elapsed = time.perf_counter() - started
     return items / elapsed if elapsed > 0 else float("inf")
+
+
+@contextmanager
+def private_stack(ctx: BenchContext, name: str = "stack") -> Iterator[StackEndpoints]:
+    """An embedded Kafka + Elasticsearch of the bench module's own, on free ports, under the
+    run's scratch folder, and taken down afterwards: every module meets an empty server (a
+    server that keeps earlier modules' topics costs more CPU per record, see README)."""
+    endpoints = StackEndpoints(ctx.scratch / name, "127.0.0.1", free_port(), "127.0.0.1",
+                               free_port())
+    stack_up(endpoints)
+    try:
+        yield endpoints
+    finally:
+        stack_down(endpoints)
+
