@@ -10,6 +10,9 @@ Rows:
   language model loaded.
 * two workers vs one (information): the same N articles through a group of two worker
   processes against one, steady rates compared.
+* worker with per-language fields vs the previous mapping (issue 11, target >= 0.85): the same
+  N articles through one worker process and through bench/previous_mapping_worker.py (the same
+  worker writing the template without `title_<lang>`/`text_<lang>`), in the same rounds.
 Workers run as real `newswatch worker` processes (extraction and enrichment hold the GIL).
 Every worker run starts from the same server: the topics and indices of the runs before it
 are deleted first. noida-db's Kafka costs more CPU per record the more records it keeps in
@@ -35,7 +38,7 @@ from pathlib import Path
 from elasticsearch import NotFoundError, helpers
 from kafka import KafkaAdminClient
 
-from bench.framework import BenchContext, Row, at_most, info, private_stack
+from bench.framework import BenchContext, Row, at_least, at_most, info, private_stack
 from enrich.index.article_index import articles_template
 from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
@@ -165,16 +168,19 @@ class _CommitWatch:
         self.admin.close()
 
 
-def _run_workers(settings: Settings, count: int, expected: int) -> GroupRun:
+def _run_workers(settings: Settings, count: int, expected: int,
+                 module: str = "flows.cli") -> GroupRun:
     """Run `count` worker processes until the group has committed `expected` records.
 
     Start-up (imports, joining the group: ~2 s) is a one-off cost of a long-running service,
-    so the steady rate is taken between the first commit the group makes and the last one."""
+    so the steady rate is taken between the first commit the group makes and the last one.
+    `module`: what `python -m` runs; bench.previous_mapping_worker is the same worker writing
+    the previous mapping."""
     env = dict(os.environ)
     watch = _CommitWatch(settings)
     started = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--until-idle", "2",
+        subprocess.Popen([sys.executable, "-m", module, "worker", "--until-idle", "2",
                           "--index", str(i)],
                          env={**env, "NEWSWATCH_WORKER_INSTANCE": f"bench-{i}"})
         for i in range(count)
@@ -276,41 +282,50 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
         extracted = [r for r in pool.map(pages) if not isinstance(r, ExtractionFailed)]
     texts = [(e.title or "untitled", e.text) for e in extracted if len(e.text) > 200]
     articles = _articles(texts, WORKER_ARTICLES)
-    runs: dict[int, list[GroupRun]] = {1: [], 2: []}
+    # "previous": one worker writing the mapping before per-language fields (issue 11)
+    runs: dict[str, list[GroupRun]] = {"one": [], "two": [], "previous": []}
     raw_rates: list[float] = []
     for round_no in range(ROUNDS):
-        for workers in (1, 2) if round_no % 2 == 0 else (2, 1):
+        order = ("one", "two", "previous") if round_no % 2 == 0 else ("previous", "two", "one")
+        for variant in order:
             run = _new_run()
             settings = _settings(endpoints, ctx, run)
             ensure_topics(settings)
             _produce(settings, articles)
-            runs[workers].append(_run_workers(settings, workers, len(articles)))
-            docs = _stored_docs(settings, len(articles)) if workers == 1 else []
+            runs[variant].append(_run_workers(
+                settings, 2 if variant == "two" else 1, len(articles),
+                module="bench.previous_mapping_worker" if variant == "previous" else "flows.cli"))
+            docs = _stored_docs(settings, len(articles)) if variant == "one" else []
             _forget(settings, run)
             if docs:
                 raw_rates.append(_raw_bulk(settings, run, docs))
 
-    one = max(runs[1], key=lambda r: r.steady_rate)
-    two = max(runs[2], key=lambda r: r.steady_rate)
+    one = max(runs["one"], key=lambda r: r.steady_rate)
+    two = max(runs["two"], key=lambda r: r.steady_rate)
+    previous = max(runs["previous"], key=lambda r: r.steady_rate)
     raw_rate = max(raw_rates)
     count = len(articles)
     out.append(info("worker: enrich+index, one process, steady", "articles/s", one.steady_rate))
     out.append(info("worker: enrich+index, one process, start-up included", "articles/s",
-                    max(r.rate(count) for r in runs[1])))
+                    max(r.rate(count) for r in runs["one"])))
     out.append(info("raw helpers.bulk of the same documents", "docs/s", raw_rate))
     # Information, no target (issue 12): the worker is not the pipeline's bottleneck; the
     # target is on the whole pipeline against extraction alone (bench_freshness).
     out.append(info("worker vs raw bulk (enrich+index / bulk)", "x",
                     one.steady_rate / raw_rate))
     out.append(at_most("worker peak resident memory", "MB", 250,
-                       max(max(r.peaks_kb) for r in runs[1]) / 1024))
+                       max(max(r.peaks_kb) for r in runs["one"]) / 1024))
     out.append(info("worker: enrich+index, two processes, steady", "articles/s",
                     two.steady_rate))
     # Information, no target: on two cores it is bound by the server sharing them (README).
     out.append(info("two worker processes vs one, steady", "x",
                     two.steady_rate / one.steady_rate))
     out.append(info("two worker processes vs one, start-up included", "x",
-                    min(r.total_s for r in runs[1]) / min(r.total_s for r in runs[2])))
+                    min(r.total_s for r in runs["one"]) / min(r.total_s for r in runs["two"])))
+    out.append(info("worker: enrich+index, previous mapping (no per-language fields), steady",
+                    "articles/s", previous.steady_rate))
+    out.append(at_least("worker with per-language fields vs previous mapping, steady", "x",
+                        0.85, one.steady_rate / previous.steady_rate))
     return out
 
 
