@@ -4,7 +4,6 @@ per-test isolation by unique topic, alias and consumer-group names on those serv
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ingest.common.settings import Settings
 from ingest.feeds.feed_state import FeedStateStore
 from ingest.poll.poll_run import prepare_ingest
 from tests.support.http_fixture_server import FixtureServer
+from tests.support.isolated_settings import isolated_settings
 from tests.support.tansu import start_tansu, stop_tansu, tansu_requested
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,27 +52,7 @@ def settings(
     embedded_stack: StackEndpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
     """Settings pointing at the session stack, with names no other test uses."""
-    run = uuid.uuid4().hex[:8]
-    values = {
-        "NEWSWATCH_KAFKA_BOOTSTRAP": embedded_stack.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": embedded_stack.es_url,
-        "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
-        "NEWSWATCH_CONFIG_DIR": str(REPO / "config"),
-        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "NEWSWATCH_ARTICLES_TOPIC": f"t{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"t{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"t{run}.dlq",
-        "NEWSWATCH_ARTICLES_PARTITIONS": "3",
-        "NEWSWATCH_ARTICLES_ALIAS": f"nw{run}-articles",
-        "NEWSWATCH_FEEDS_INDEX": f"nw{run}-feeds",
-        "NEWSWATCH_ALERTS_INDEX": f"nw{run}-alerts",
-        "NEWSWATCH_CONSUMER_GROUP": f"g{run}",
-        "NEWSWATCH_WORKER_INSTANCE": f"test-{run}-0",
-        "NEWSWATCH_LOG_FORMAT": "text",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return isolated_settings(embedded_stack, tmp_path / "data", monkeypatch)
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
-from tests.conftest import CORPORA, REPO
+from tests.conftest import CORPORA
 from tests.support.cli import invoke
+from tests.support.isolated_settings import isolated_settings
 from tests.support.kafka_tools import produce
 
 ITEMS = CORPORA / "tagging" / "items.jsonl"
@@ -90,30 +91,13 @@ def _load_items() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def corpus(embedded_stack: StackEndpoints) -> Iterator[tuple[Settings, list[dict[str, Any]],
-                                                             dict[str, str]]]:
+def corpus(
+    embedded_stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, list[dict[str, Any]], dict[str, str]]]:
     """Every item of the development set indexed through the worker, language detected by
     the worker as for any article (no hint). Yields settings, items and item id -> article id."""
-    run = uuid.uuid4().hex[:8]
-    env = {
-        "NEWSWATCH_KAFKA_BOOTSTRAP": embedded_stack.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": embedded_stack.es_url,
-        "NEWSWATCH_CONFIG_DIR": str(REPO / "config"),
-        "NEWSWATCH_ARTICLES_TOPIC": f"t{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"t{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"t{run}.dlq",
-        "NEWSWATCH_ARTICLES_PARTITIONS": "3",
-        "NEWSWATCH_ARTICLES_ALIAS": f"nw{run}-articles",
-        "NEWSWATCH_FEEDS_INDEX": f"nw{run}-feeds",
-        "NEWSWATCH_ALERTS_INDEX": f"nw{run}-alerts",
-        "NEWSWATCH_CONSUMER_GROUP": f"g{run}",
-        "NEWSWATCH_WORKER_INSTANCE": f"test-{run}-0",
-        "NEWSWATCH_LOG_FORMAT": "text",
-    }
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = isolated_settings(embedded_stack, tmp_path_factory.mktemp("data"), mp)
         items = _load_items()
         articles = [item_article(item) for item in items]
         ensure_topics(settings)
