@@ -40,8 +40,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from elasticsearch import helpers
 
-from bench.bench_pipeline import _CommitWatch, _forget, _new_run, _pages, _settings
-from bench.framework import BenchContext, Row, at_least, at_most, info, private_stack
+from bench.bench_pipeline import _CommitWatch, _forget, _new_run, _pages
+from bench.framework import (
+    BenchContext,
+    Row,
+    at_least,
+    at_most,
+    info,
+    private_stack,
+    run_settings,
+)
 from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
 from ingest.common.settings import Settings
@@ -171,7 +179,7 @@ class _Scenario:
 def _scenario(endpoints: StackEndpoints, ctx: BenchContext, site: _Site,
               name: str) -> Iterator[_Scenario]:
     run = _new_run()
-    settings = _settings(endpoints, ctx, run)
+    settings = run_settings(endpoints, ctx, run)
     prepare_ingest(settings)
     worker = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "worker", "--until-idle", "600"],

@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.framework import BenchContext, Row, at_most, info, private_stack
+from bench.framework import BenchContext, Row, at_most, info, private_stack, run_settings
 from enrich.worker.consumer_lag import group_lag
 from infra.embedded_stack import StackEndpoints
 from ingest.common.kafka_topics import ensure_topics
@@ -46,24 +46,6 @@ def _share(pid: int, seconds: float) -> float:
     return 100 * (_cpu_s(pid) - before) / (time.monotonic() - started)
 
 
-def _settings(endpoints: StackEndpoints, ctx: BenchContext, run: str) -> Settings:
-    os.environ.update({
-        "NEWSWATCH_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": endpoints.es_url,
-        "NEWSWATCH_DATA_DIR": str(ctx.scratch / "data"),
-        "NEWSWATCH_CONFIG_DIR": str(ctx.repo / "config"),
-        "NEWSWATCH_ARTICLES_TOPIC": f"{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"{run}.dlq",
-        "NEWSWATCH_ARTICLES_ALIAS": f"{run}-articles",
-        "NEWSWATCH_ALERTS_INDEX": f"{run}-alerts",
-        "NEWSWATCH_CONSUMER_GROUP": run,
-        "NEWSWATCH_WORKER_INSTANCE": f"{run}-0",
-        "NEWSWATCH_LOG_LEVEL": "WARNING",
-    })
-    return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
 def _produce_one(settings: Settings) -> None:
     url = "https://bench.example/idle"
     article = Article(id=article_id(url), url=url, canonical_url=url, feed="bench",
@@ -92,7 +74,7 @@ def rows(ctx: BenchContext) -> list[Row]:
 
 
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
-    settings = _settings(endpoints, ctx, f"i{uuid.uuid4().hex[:8]}")
+    settings = run_settings(endpoints, ctx, f"i{uuid.uuid4().hex[:8]}")
     ensure_topics(settings)
     worker = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker"], cwd=ctx.repo,
                               env=dict(os.environ))

@@ -38,7 +38,15 @@ from pathlib import Path
 from elasticsearch import NotFoundError, helpers
 from kafka import KafkaAdminClient
 
-from bench.framework import BenchContext, Row, at_least, at_most, info, private_stack
+from bench.framework import (
+    BenchContext,
+    Row,
+    at_least,
+    at_most,
+    info,
+    private_stack,
+    run_settings,
+)
 from enrich.index.article_index import articles_template
 from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
@@ -105,27 +113,6 @@ def _site(pages: list[tuple[str, bytes]]) -> Iterator[str]:
         yield base[0]
     finally:
         httpd.shutdown()
-
-
-def _settings(endpoints: StackEndpoints, ctx: BenchContext, run: str) -> Settings:
-    """Settings of one run: every topic, index and group name starts with `run`."""
-    env = {
-        "NEWSWATCH_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": endpoints.es_url,
-        "NEWSWATCH_DATA_DIR": str(ctx.scratch / "data"),
-        "NEWSWATCH_CONFIG_DIR": str(ctx.repo / "config"),
-        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "NEWSWATCH_ARTICLES_TOPIC": f"{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"{run}.dlq",
-        "NEWSWATCH_ARTICLES_ALIAS": f"{run}-articles",
-        "NEWSWATCH_FEEDS_INDEX": f"{run}-feeds",
-        "NEWSWATCH_ALERTS_INDEX": f"{run}-alerts",
-        "NEWSWATCH_CONSUMER_GROUP": run,
-        "NEWSWATCH_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def _articles(texts: list[tuple[str, str]], count: int) -> list[Article]:
@@ -263,7 +250,7 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
 
     # --- end to end ---------------------------------------------------------------------
     run = _new_run()
-    settings = _settings(endpoints, ctx, run)
+    settings = run_settings(endpoints, ctx, run)
     with _site(pages) as base:
         feeds = [FeedConfig(name=f"f{k}", url=f"{base}/feed/{k}.xml")  # type: ignore[arg-type]
                  for k in range((len(pages) + FEED_SIZE - 1) // FEED_SIZE)]
@@ -289,7 +276,7 @@ def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
         order = ("one", "two", "previous") if round_no % 2 == 0 else ("previous", "two", "one")
         for variant in order:
             run = _new_run()
-            settings = _settings(endpoints, ctx, run)
+            settings = run_settings(endpoints, ctx, run)
             ensure_topics(settings)
             _produce(settings, articles)
             runs[variant].append(_run_workers(

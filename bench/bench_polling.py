@@ -18,7 +18,6 @@ due at once and shared by two `poll_due` runners under leases (wall time, inform
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -26,10 +25,8 @@ from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.framework import BenchContext, Row, at_most, info, private_stack
-from infra.embedded_stack import StackEndpoints
+from bench.framework import BenchContext, Row, at_most, info, private_stack, run_settings
 from ingest.common.es_client import make_es
-from ingest.common.settings import Settings
 from ingest.feeds.feed_state import FeedStateStore
 from ingest.feeds.feeds_config import FeedConfig
 from ingest.message.article import utcnow
@@ -146,24 +143,6 @@ class FeedSite:
             server.server_close()
 
 
-def _settings(endpoints: StackEndpoints, ctx: BenchContext) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    os.environ.update({
-        "NEWSWATCH_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": endpoints.es_url,
-        "NEWSWATCH_DATA_DIR": str(ctx.scratch / "data"),
-        "NEWSWATCH_CONFIG_DIR": str(ctx.repo / "config"),
-        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "NEWSWATCH_ARTICLES_TOPIC": f"p{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"p{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"p{run}.dlq",
-        "NEWSWATCH_ARTICLES_ALIAS": f"p{run}-articles",
-        "NEWSWATCH_FEEDS_INDEX": f"p{run}-feeds",
-        "NEWSWATCH_LOG_LEVEL": "WARNING",
-    })
-    return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
 def _describe(report: PollReport) -> str:
     results = Counter(o.result for o in report.outcomes)
     return ", ".join(f"{k} {v}" for k, v in sorted(results.items()))
@@ -171,7 +150,7 @@ def _describe(report: PollReport) -> str:
 
 def rows(ctx: BenchContext) -> list[Row]:
     with private_stack(ctx, "polling-stack") as endpoints, FeedSite() as site:
-        settings = _settings(endpoints, ctx)
+        settings = run_settings(endpoints, ctx, f"p{uuid.uuid4().hex[:8]}")
         feeds = [FeedConfig(name=f"bench-{i:04}", url=site.feed_url(i))  # type: ignore[arg-type]
                  for i in range(FEEDS)]
         # The first run registers every feed and stores its validators; its entries count as

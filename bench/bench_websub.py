@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 from elasticsearch import Elasticsearch
 
-from bench.framework import BenchContext, Row, at_most, info, private_stack
+from bench.framework import BenchContext, Row, at_most, info, private_stack, run_settings
 from enrich.alerts.webhook_receiver import WebhookReceiver
 from infra.embedded_stack import StackEndpoints
 from ingest.common.es_client import make_es
@@ -97,27 +97,6 @@ def _site(pages: list[bytes]) -> Iterator[str]:
         httpd.shutdown()
 
 
-def _settings(endpoints: StackEndpoints, ctx: BenchContext, config: Path) -> Settings:
-    run = f"w{uuid.uuid4().hex[:8]}"
-    os.environ.update({
-        "NEWSWATCH_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "NEWSWATCH_ES_URL": endpoints.es_url,
-        "NEWSWATCH_DATA_DIR": str(ctx.scratch / "data"),
-        "NEWSWATCH_CONFIG_DIR": str(config),
-        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
-        "NEWSWATCH_ARTICLES_TOPIC": f"{run}.articles",
-        "NEWSWATCH_ALERTS_TOPIC": f"{run}.alerts",
-        "NEWSWATCH_DLQ_TOPIC": f"{run}.dlq",
-        "NEWSWATCH_ARTICLES_ALIAS": f"{run}-articles",
-        "NEWSWATCH_FEEDS_INDEX": f"{run}-feeds",
-        "NEWSWATCH_ALERTS_INDEX": f"{run}-alerts",
-        "NEWSWATCH_CONSUMER_GROUP": run,
-        "NEWSWATCH_WORKER_INSTANCE": f"{run}-0",
-        "NEWSWATCH_LOG_LEVEL": "WARNING",
-    })
-    return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
 def _config(ctx: BenchContext, webhook: str) -> Path:
     config = ctx.scratch / "config"
     shutil.copytree(ctx.repo / "config", config, dirs_exist_ok=True)
@@ -153,7 +132,8 @@ def rows(ctx: BenchContext) -> list[Row]:
 def _measure(ctx: BenchContext, endpoints: StackEndpoints) -> list[Row]:
     receiver = WebhookReceiver(None).start()
     pages = _pages(ctx, DELIVERIES + 1)
-    settings = _settings(endpoints, ctx, _config(ctx, receiver.url()))
+    settings = run_settings(endpoints, ctx, f"w{uuid.uuid4().hex[:8]}",
+                            _config(ctx, receiver.url()))
     prepare_ingest(settings)
     es = make_es(settings)
     searchable: list[float] = []

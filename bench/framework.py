@@ -7,6 +7,7 @@ inputs, interleaved), never against numbers remembered from another machine or d
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from infra.embedded_stack import StackEndpoints, free_port, stack_down, stack_up
+from ingest.common.settings import Settings
 
 # Functional form because one key, "pass", is a Python keyword. `target` is a comparison
 # such as ">= 0.9", or None for a row that informs and judges nothing (then "pass" is None);
@@ -73,3 +75,28 @@ def private_stack(ctx: BenchContext, name: str = "stack") -> Iterator[StackEndpo
     finally:
         stack_down(endpoints)
 
+
+
+def run_settings(endpoints: StackEndpoints, ctx: BenchContext, run: str,
+                 config_dir: Path | None = None) -> Settings:
+    """Settings of one bench run on `endpoints`, also put into os.environ so the worker and
+    poller processes the bench starts read the same. Every topic starts with `run.` and every
+    index and template with `run-`, so a run never meets another's data and can be deleted by
+    name (bench_pipeline's `_forget`)."""
+    os.environ.update({
+        "NEWSWATCH_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+        "NEWSWATCH_ES_URL": endpoints.es_url,
+        "NEWSWATCH_DATA_DIR": str(ctx.scratch / "data"),
+        "NEWSWATCH_CONFIG_DIR": str(config_dir or ctx.repo / "config"),
+        "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",  # the bench's sites are on loopback
+        "NEWSWATCH_ARTICLES_TOPIC": f"{run}.articles",
+        "NEWSWATCH_ALERTS_TOPIC": f"{run}.alerts",
+        "NEWSWATCH_DLQ_TOPIC": f"{run}.dlq",
+        "NEWSWATCH_ARTICLES_ALIAS": f"{run}-articles",
+        "NEWSWATCH_FEEDS_INDEX": f"{run}-feeds",
+        "NEWSWATCH_ALERTS_INDEX": f"{run}-alerts",
+        "NEWSWATCH_CONSUMER_GROUP": run,
+        "NEWSWATCH_WORKER_INSTANCE": f"{run}-0",
+        "NEWSWATCH_LOG_LEVEL": "WARNING",
+    })
+    return Settings(_env_file=None)  # type: ignore[call-arg]
