@@ -14,7 +14,7 @@ from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from tests.support.articles import T0, make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 
 def _index(settings: Settings) -> None:
@@ -28,8 +28,7 @@ def _index(settings: Settings) -> None:
         make_article(5).model_copy(update={"published": T0 - timedelta(days=30)}),  # outside
     ]
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     assert run_worker(settings, until_idle_s=1).indexed == len(articles)
     with make_es(settings) as es:
         es.indices.refresh(index=settings.articles_alias)

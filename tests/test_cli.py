@@ -16,7 +16,7 @@ from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce, read_all
+from tests.support.kafka_tools import produce, produce_articles, read_all
 
 
 def test_invalid_config_exits_non_zero_naming_file_line_and_field(
@@ -58,8 +58,7 @@ def test_search_json_one_object_per_hit_with_the_contract_fields(settings: Setti
     ensure_topics(settings)
     articles = [make_article(1, title="Shelling reported near Saraqib in Idlib province"),
                 make_article(2), make_article(3, title="Idlib talks resume in Moscow")]
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     assert run_worker(settings, until_idle_s=1).indexed == 3
     # Searchable after the next refresh (1 s); the worker does not force one per batch.
     with make_es(settings) as es:

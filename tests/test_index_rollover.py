@@ -25,7 +25,7 @@ from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce, produce_articles
 
 
 def test_conditions_leave_out_what_is_switched_off() -> None:
@@ -66,8 +66,7 @@ def test_after_a_rollover_a_redelivered_article_is_rewritten_where_it_is_stored(
 ) -> None:
     ensure_topics(settings)
     first = [make_article(n) for n in range(3)]
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in first])
+    produce_articles(settings, first)
     assert run_worker(settings, until_idle_s=1).indexed == 3
 
     output = _invoke("index", "rollover", "--now")

@@ -35,7 +35,7 @@ from ingest.message.article import Article
 from tests.conftest import REPO
 from tests.support.articles import make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 OLD_TEMPLATE = REPO / "tests" / "fixtures" / "articles-template-v1.json"
 RUSSIAN = "В Сирии продолжаются переговоры о перемирии, сообщили в Москве."
@@ -108,8 +108,7 @@ def test_old_index_is_migrated_with_no_lost_or_doubled_id(
     assert state.versions == {f"{alias}-000001": 1, f"{alias}-000002": current}
     # An article stored in the old index is still rewritten there (its home), not refused.
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(old_deployment[1].id.encode(), old_deployment[1].to_bytes())])
+    produce_articles(settings, [old_deployment[1]])
     stats = run_worker(settings, until_idle_s=1)
     assert stats.indexed == 1 and stats.dead_lettered == 0
     assert _ids_per_index(es, alias) == Counter(ids)

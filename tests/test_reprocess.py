@@ -20,7 +20,7 @@ from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from tests.conftest import REPO
 from tests.support.articles import make_article
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 
 class Interrupted(Exception):
@@ -34,8 +34,7 @@ def test_reprocess_after_a_taxonomy_change_is_resumable(
 
     articles = [make_article(n, title=f"Harbour council meets in Latakia, part {n}")
                 for n in range(30)]
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     assert run_worker(settings, until_idle_s=1).indexed == 30
 
     # A new taxonomy version (a YAML edit), loaded from another config folder.

@@ -16,13 +16,12 @@ from ingest.common.settings import Settings
 from ingest.message.article import Article
 from tests.support.articles import T0, make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 
 def _index(settings: Settings, articles: list[Article]) -> None:
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     assert run_worker(settings, until_idle_s=1).indexed == len(articles)
     with make_es(settings) as es:
         es.indices.refresh(index=settings.articles_alias)

@@ -22,7 +22,7 @@ from ingest.common.settings import Settings
 from tests.conftest import CORPORA
 from tests.support.cli import invoke
 from tests.support.isolated_settings import isolated_settings
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 ITEMS = CORPORA / "tagging" / "items.jsonl"
 
@@ -101,8 +101,7 @@ def corpus(
         items = _load_items()
         articles = [item_article(item) for item in items]
         ensure_topics(settings)
-        produce(settings.kafka_bootstrap, settings.articles_topic,
-                [(a.id.encode(), a.to_bytes()) for a in articles])
+        produce_articles(settings, articles)
         stats = run_worker(settings, until_idle_s=2)
         assert stats.indexed == len(items) and stats.dead_lettered == 0
         with make_es(settings) as es:
@@ -147,8 +146,7 @@ def test_exact_title_match_outranks_a_stemmed_body_match(settings: Settings) -> 
                   url="https://items.example/title-test")
     articles = [item_article(body_only), item_article(titled)]
     ensure_topics(settings)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     assert run_worker(settings, until_idle_s=1).indexed == 2
     with make_es(settings) as es:
         es.indices.refresh(index=settings.articles_alias)

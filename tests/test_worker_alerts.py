@@ -15,7 +15,7 @@ from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from tests.conftest import REPO, SHARED
 from tests.support.articles import make_article
-from tests.support.kafka_tools import produce, read_all
+from tests.support.kafka_tools import produce_articles, read_all
 
 
 @pytest.fixture
@@ -40,8 +40,7 @@ def test_seed_article_fires_one_signed_webhook_delivery_and_never_twice(
     seed_text = (SHARED / "seed" / "syria-mediation-article.txt").read_text(encoding="utf-8")
     seed = make_article(1, title="Moscow steps up its Syria mediation role", text=seed_text)
     other = make_article(2)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in (seed, other)])
+    produce_articles(settings, [seed, other])
 
     assert run_worker(settings, until_idle_s=1).indexed == 2
     assert len(receiver.received) == 1  # delivered before the idle worker exited
@@ -57,8 +56,7 @@ def test_seed_article_fires_one_signed_webhook_delivery_and_never_twice(
     assert json.loads(alerts[0].value)["article_id"] == seed.id
 
     # The same article again (a replay): no second alert, no second delivery.
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(seed.id.encode(), seed.to_bytes())])
+    produce_articles(settings, [seed])
     assert run_worker(settings, until_idle_s=1).indexed == 1
     assert len(receiver.received) == 1
     assert len(read_all(settings.kafka_bootstrap, settings.alerts_topic)) == 1

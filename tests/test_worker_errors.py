@@ -25,7 +25,7 @@ from ingest.message.article import Article
 from tests.conftest import REPO, SHARED
 from tests.support.articles import make_article
 from tests.support.cli import invoke
-from tests.support.kafka_tools import produce, read_all
+from tests.support.kafka_tools import produce_articles, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,7 @@ def test_enrichment_errors_are_retried_per_record_then_dead_lettered_with_type_a
 ) -> None:
     ensure_topics(settings)
     articles = [make_article(n) for n in (1, 2, 3)]
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     base = Enricher.from_settings(settings)
     enricher = _FlakyEnricher(base.tagger, base.gazetteer)
     enricher.calls = {}
@@ -137,8 +136,7 @@ def test_an_alert_rule_that_raises_does_not_cost_the_article(
     seed_text = (SHARED / "seed" / "syria-mediation-article.txt").read_text(encoding="utf-8")
     seed = make_article(1, title="Moscow steps up its Syria mediation role", text=seed_text)
     other = make_article(2)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in (seed, other)])
+    produce_articles(settings, [seed, other])
     errors_before = metrics.ALERT_EVALUATION_ERRORS._value.get()
 
     stats = run_worker(settings, until_idle_s=1)

@@ -27,7 +27,7 @@ from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from tests.support.articles import make_article
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +61,7 @@ def _thread_cpu_s(native_ids: set[int]) -> float:
 def test_an_idle_worker_neither_spins_on_fetches_nor_burns_cpu(settings: Settings) -> None:
     ensure_topics(settings)
     first = make_article(1)
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(first.id.encode(), first.to_bytes())])
+    produce_articles(settings, [first])
     before = {t.native_id for t in threading.enumerate()}
     instance = settings.worker_instance or "idle-0"
     worker = EnrichWorker(settings, consumer=make_consumer(settings, instance),

@@ -25,7 +25,7 @@ from ingest.feeds.feeds_config import FeedConfig
 from ingest.message.article import Article
 from ingest.poll.poll_run import poll_once
 from tests.support.articles import make_article
-from tests.support.kafka_tools import produce, read_all
+from tests.support.kafka_tools import produce, produce_articles, read_all
 
 
 def _ids(es: Elasticsearch, alias: str) -> list[str]:
@@ -254,8 +254,7 @@ def test_until_idle_counts_from_the_first_assignment(settings: Settings) -> None
     backlog: idle time starts with its partitions, not with the process."""
     ensure_topics(settings)
     articles = [make_article(n) for n in (1, 2, 3)]
-    produce(settings.kafka_bootstrap, settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in articles])
+    produce_articles(settings, articles)
     worker, consumer, producer = _late_worker(settings, delay_s=3)
     try:
         stats = worker.run(until_idle_s=1)

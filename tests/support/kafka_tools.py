@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from ingest.common.settings import Settings
+from ingest.message.article import Article
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
@@ -14,6 +18,12 @@ def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]
         producer.send(topic, key=key, value=value)
     producer.flush(30)
     producer.close()
+
+
+def produce_articles(settings: Settings, articles: Iterable[Article]) -> None:
+    """Articles onto the settings' articles topic, keyed by id, as the poller writes them."""
+    produce(settings.kafka_bootstrap, settings.articles_topic,
+            [(a.id.encode(), a.to_bytes()) for a in articles])
 
 
 def read_all(bootstrap: str, topic: str, timeout_s: float = 10) -> list[Any]:
