@@ -199,13 +199,19 @@ def _failed_job(exc: BaseException, job: tuple[str | None, str | bytes]) -> Extr
     return ExtractionFailed(f"extractor error: {type(exc).__name__}: {exc}")
 
 
+# What the pool's forkserver imports before it forks extraction processes. A name that does
+# not import is skipped without a word by multiprocessing (a test imports each).
+FORKSERVER_PRELOAD = ("ingest.extract.extraction", "ingest.extract.extractor_warmup")
+
+
 class ExtractorPool:
     """A pool of extraction processes that lives as long as the poll run that owns it.
 
     Thread-safe: the poller's page threads submit concurrently. Futures always resolve to an
     `Extracted` or an `ExtractionFailed` value, never to an exception. Processes start from a
-    forkserver that has imported trafilatura once: not `fork`, because the parent already
-    runs Kafka and HTTP threads and forking a process with threads can deadlock the child.
+    forkserver that has imported trafilatura once and warmed its date parser
+    (extractor_warmup.py): not `fork`, because the parent already runs Kafka and HTTP threads
+    and forking a process with threads can deadlock the child.
     """
 
     def __init__(
@@ -222,7 +228,7 @@ class ExtractorPool:
             processes,
             job_timeout_s=job_timeout_s,
             memory_limit_bytes=memory_limit_mb * 1024 * 1024 if memory_limit_mb else None,
-            preload=["ingest.extract.extraction"],
+            preload=list(FORKSERVER_PRELOAD),
             failure_value=_failed_job,
             name="extractor",
         )
