@@ -17,7 +17,7 @@ from enrich.alerts.rules import rule_matching
 from enrich.dlq.dead_letters import DeadLetter
 from enrich.worker import metrics
 from enrich.worker.enricher import Enricher
-from enrich.worker.loop import EnrichWorker, make_consumer, make_side_producer, run_worker
+from enrich.worker.loop import run_worker
 from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
@@ -26,6 +26,7 @@ from tests.conftest import REPO, SHARED
 from tests.support.articles import make_article
 from tests.support.cli import invoke
 from tests.support.kafka_tools import produce_articles, read_all
+from tests.support.worker_runs import built_worker
 
 pytestmark = pytest.mark.integration
 
@@ -71,22 +72,13 @@ def test_enrichment_errors_are_retried_per_record_then_dead_lettered_with_type_a
     base = Enricher.from_settings(settings)
     enricher = _FlakyEnricher(base.tagger, base.gazetteer)
     enricher.calls = {}
-    es = make_es(settings)
-    consumer = make_consumer(settings, settings.worker_instance or "w")
-    producer = make_side_producer(settings)
-    worker = EnrichWorker(settings, consumer=consumer, producer=producer, es=es,
-                          enricher=enricher, instance_id=settings.worker_instance or "w")
-    try:
+    with built_worker(settings, enricher=enricher) as worker:
         stats = worker.run(until_idle_s=2)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
-    assert (stats.indexed, stats.dead_lettered) == (2, 1)
-    retries = settings.worker_record_retries
-    assert enricher.calls == {articles[0].id: 1, articles[1].id: 1 + retries,
-                              articles[2].id: 2}
-    assert _ids(es, settings.articles_alias) == {articles[0].id, articles[2].id}
-    es.close()
+        assert (stats.indexed, stats.dead_lettered) == (2, 1)
+        retries = settings.worker_record_retries
+        assert enricher.calls == {articles[0].id: 1, articles[1].id: 1 + retries,
+                                  articles[2].id: 2}
+        assert _ids(worker.es, settings.articles_alias) == {articles[0].id, articles[2].id}
 
     (letter,) = _letters(settings)
     assert letter.error_kind == "enrich_error" and letter.attempts == 1 + retries

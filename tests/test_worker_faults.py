@@ -22,7 +22,7 @@ from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
 from ingest.common.settings import Settings
 from tests.support.articles import make_article
-from tests.support.kafka_tools import produce
+from tests.support.kafka_tools import produce_articles
 
 
 def _committed(settings: Settings) -> int:
@@ -62,11 +62,7 @@ def test_elasticsearch_outage_pauses_commits_nothing_and_catches_up(
     # The index exists before the outage, as in a running service.
     es = make_es(settings)
     first = [make_article(n) for n in range(10)]
-    produce(
-        settings.kafka_bootstrap,
-        settings.articles_topic,
-        [(a.id.encode(), a.to_bytes()) for a in first],
-    )
+    produce_articles(settings, first)
     results: dict[str, WorkerStats] = {}
     _run(_worker(settings, "outage-0", enricher), results, idle=1)
     assert _count(es, settings.articles_alias) == 10
@@ -76,11 +72,7 @@ def test_elasticsearch_outage_pauses_commits_nothing_and_catches_up(
     stop_service(embedded_stack, "elasticsearch")
     try:
         more = [make_article(n) for n in range(10, 60)]
-        produce(
-            settings.kafka_bootstrap,
-            settings.articles_topic,
-            [(a.id.encode(), a.to_bytes()) for a in more],
-        )
+        produce_articles(settings, more)
         worker = _worker(settings, "outage-0", enricher)
         thread = threading.Thread(target=_run, args=(worker, results, 3))
         thread.start()
@@ -111,11 +103,7 @@ def test_two_workers_split_partitions_and_one_takes_over_when_the_other_leaves(
     ensure_topics(settings)
     enricher = Enricher.from_settings(settings)
     articles = [make_article(n) for n in range(300)]
-    produce(
-        settings.kafka_bootstrap,
-        settings.articles_topic,
-        [(a.id.encode(), a.to_bytes()) for a in articles[:150]],
-    )
+    produce_articles(settings, articles[:150])
     a = _worker(settings, "pair-a", enricher)
     b = _worker(settings, "pair-b", enricher)
     results: dict[str, WorkerStats] = {}
@@ -125,11 +113,7 @@ def test_two_workers_split_partitions_and_one_takes_over_when_the_other_leaves(
     thread_b.start()
     thread_a.join(timeout=120)  # a goes idle and leaves the group
     assert not thread_a.is_alive()
-    produce(
-        settings.kafka_bootstrap,
-        settings.articles_topic,
-        [(x.id.encode(), x.to_bytes()) for x in articles[150:]],
-    )
+    produce_articles(settings, articles[150:])
     es = make_es(settings)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and _count(es, settings.articles_alias) < 300:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -16,7 +17,7 @@ from elasticsearch import Elasticsearch
 from enrich.dlq.dead_letters import DeadLetter
 from enrich.search.search import search_articles
 from enrich.worker.enricher import Enricher
-from enrich.worker.loop import EnrichWorker, make_consumer, make_side_producer, run_worker
+from enrich.worker.loop import EnrichWorker, run_worker
 from flows.demo_site_server import DemoSite
 from ingest.common.es_client import make_es
 from ingest.common.kafka_topics import ensure_topics
@@ -26,6 +27,7 @@ from ingest.message.article import Article
 from ingest.poll.poll_run import poll_once
 from tests.support.articles import make_article
 from tests.support.kafka_tools import produce, produce_articles, read_all
+from tests.support.worker_runs import built_worker
 
 
 def _ids(es: Elasticsearch, alias: str) -> list[str]:
@@ -138,31 +140,14 @@ class _BrokenFieldEnricher(Enricher):
 def test_document_rejected_by_elasticsearch_is_dead_lettered(settings: Settings) -> None:
     ensure_topics(settings)
     articles = [make_article(n) for n in (1, 2, 3)]
-    produce(
-        settings.kafka_bootstrap,
-        settings.articles_topic,
-        [(a.id.encode(), a.to_bytes()) for a in articles],
-    )
-    es = make_es(settings)
-    consumer = make_consumer(settings, settings.worker_instance or "w")
-    producer = make_side_producer(settings)
+    produce_articles(settings, articles)
     base = Enricher.from_settings(settings)
-    worker = EnrichWorker(
-        settings,
-        consumer=consumer,
-        producer=producer,
-        es=es,
-        enricher=_BrokenFieldEnricher(base.tagger, base.gazetteer),
-        instance_id=settings.worker_instance or "w",
-    )
-    try:
+    with built_worker(settings, enricher=_BrokenFieldEnricher(base.tagger, base.gazetteer)) \
+            as worker:
         stats = worker.run(until_idle_s=2)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
-    assert (stats.indexed, stats.dead_lettered) == (2, 1)
-    assert sorted(_ids(es, settings.articles_alias)) == sorted([articles[0].id, articles[2].id])
-    es.close()
+        assert (stats.indexed, stats.dead_lettered) == (2, 1)
+        assert sorted(_ids(worker.es, settings.articles_alias)) == sorted(
+            [articles[0].id, articles[2].id])
     letters = [
         DeadLetter.model_validate_json(r.value)
         for r in read_all(settings.kafka_bootstrap, settings.dlq_topic)
@@ -175,11 +160,7 @@ def test_document_rejected_by_elasticsearch_is_dead_lettered(settings: Settings)
 def test_worker_killed_mid_batch_loses_nothing(settings: Settings) -> None:
     ensure_topics(settings)
     articles = [make_article(n) for n in range(1500)]
-    produce(
-        settings.kafka_bootstrap,
-        settings.articles_topic,
-        [(a.id.encode(), a.to_bytes()) for a in articles],
-    )
+    produce_articles(settings, articles)
     env = dict(os.environ, NEWSWATCH_WORKER_BATCH_SIZE="20", NEWSWATCH_LOG_LEVEL="WARNING")
     command = [sys.executable, "-m", "flows.cli", "worker", "--until-idle", "3"]
     es = make_es(settings)
@@ -235,18 +216,8 @@ class _AdmittedLate:
         return getattr(self._consumer, name)
 
 
-def _late_worker(settings: Settings, delay_s: float) -> tuple[EnrichWorker, Any, Any]:
-    consumer = make_consumer(settings, settings.worker_instance or "w")
-    producer = make_side_producer(settings)
-    worker = EnrichWorker(
-        settings,
-        consumer=_AdmittedLate(consumer, delay_s),  # type: ignore[arg-type]
-        producer=producer,
-        es=make_es(settings),
-        enricher=Enricher.from_settings(settings),
-        instance_id=settings.worker_instance or "w",
-    )
-    return worker, consumer, producer
+def _late_worker(settings: Settings, delay_s: float) -> AbstractContextManager[EnrichWorker]:
+    return built_worker(settings, wrap_consumer=lambda consumer: _AdmittedLate(consumer, delay_s))
 
 
 def test_until_idle_counts_from_the_first_assignment(settings: Settings) -> None:
@@ -255,12 +226,8 @@ def test_until_idle_counts_from_the_first_assignment(settings: Settings) -> None
     ensure_topics(settings)
     articles = [make_article(n) for n in (1, 2, 3)]
     produce_articles(settings, articles)
-    worker, consumer, producer = _late_worker(settings, delay_s=3)
-    try:
+    with _late_worker(settings, delay_s=3) as worker:
         stats = worker.run(until_idle_s=1)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
     assert stats.indexed == 3
 
 
@@ -269,10 +236,6 @@ def test_a_member_never_assigned_still_leaves(settings: Settings) -> None:
     time plus one session timeout instead of waiting for ever."""
     ensure_topics(settings)
     short = settings.model_copy(update={"worker_session_timeout_ms": 3000})
-    worker, consumer, producer = _late_worker(short, delay_s=3600)
-    try:
+    with _late_worker(short, delay_s=3600) as worker:
         stats = worker.run(until_idle_s=1)
-    finally:
-        consumer.close(autocommit=False)
-        producer.close()
     assert stats.consumed == 0
