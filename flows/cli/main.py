@@ -194,7 +194,7 @@ def extract(files: tuple[Path, ...], as_json: bool) -> None:
         return gzip.decompress(raw) if path.suffix == ".gz" else raw
 
     failed = 0
-    with ExtractorPool(1) as pool:
+    with ExtractorPool(1, warm=False) as pool:  # a few files: no start-up warm-up
         results = pool.map((None, read(path)) for path in files)
         rows = []
         for path, result in zip(files, results, strict=True):

@@ -199,8 +199,9 @@ def _failed_job(exc: BaseException, job: tuple[str | None, str | bytes]) -> Extr
     return ExtractionFailed(f"extractor error: {type(exc).__name__}: {exc}")
 
 
-# What the pool's forkserver imports before it forks extraction processes. A name that does
-# not import is skipped without a word by multiprocessing (a test imports each).
+# What the pool's forkserver imports before it forks extraction processes (the second only for
+# a warm pool). A name that does not import is skipped without a word by multiprocessing (a
+# test imports each).
 FORKSERVER_PRELOAD = ("ingest.extract.extraction", "ingest.extract.extractor_warmup")
 
 
@@ -220,7 +221,12 @@ class ExtractorPool:
         *,
         job_timeout_s: float | None = DEFAULT_JOB_TIMEOUT_S,
         memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB,
+        warm: bool = True,
     ) -> None:
+        """`warm`: build dateparser's patterns in the forkserver first (1.8 s, once per
+        process that starts pools). Worth it for a pool that reads many pages; a command
+        that extracts a few files starts faster without it. The forkserver is shared by every
+        pool of a process, so the first pool decides."""
         self.processes = processes
         self._pool: SupervisedPool[tuple[str | None, str | bytes],
                                    Extracted | ExtractionFailed] = SupervisedPool(
@@ -228,7 +234,7 @@ class ExtractorPool:
             processes,
             job_timeout_s=job_timeout_s,
             memory_limit_bytes=memory_limit_mb * 1024 * 1024 if memory_limit_mb else None,
-            preload=list(FORKSERVER_PRELOAD),
+            preload=list(FORKSERVER_PRELOAD if warm else FORKSERVER_PRELOAD[:1]),
             failure_value=_failed_job,
             name="extractor",
         )
